@@ -1,0 +1,66 @@
+// Domain records shared by the core and its ports (store, bus, outbox).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <switchboard/protocol.hpp>
+
+namespace sb::core {
+
+using proto::ConvState;
+using proto::Sender;
+
+// Milliseconds since the Unix epoch; the core never reads a clock itself.
+using TimeMs = std::int64_t;
+
+struct Visitor {
+    std::string id;
+    std::string token_hash;  // hex SHA-256 of the resume token; the token itself is never stored
+    std::string name;
+    std::string email;
+    TimeMs created = 0;
+};
+
+struct Conversation {
+    std::string id;
+    std::string visitor_id;
+    std::string visitor_name;
+    std::string agent_id;  // empty until assigned
+    std::string agent_name;
+    ConvState state = ConvState::waiting;
+    TimeMs created = 0;
+    TimeMs assigned = 0;  // 0 = never
+    TimeMs closed = 0;    // 0 = open
+    std::uint64_t last_seq = 0;
+    std::uint64_t visitor_read_seq = 0;
+    std::uint64_t agent_read_seq = 0;
+};
+
+struct NewMessage {
+    std::string conv;
+    Sender from = Sender::visitor;
+    std::string author_id;  // visitor id / agent id / "bot" / "system"
+    std::string author_name;
+    std::string client_id;  // may be empty (system messages); otherwise unique per (conv, author_id)
+    std::string text;
+    TimeMs ts = 0;
+};
+
+struct StoredMessage {
+    std::string conv;
+    std::uint64_t seq = 0;
+    Sender from = Sender::visitor;
+    std::string author_id;
+    std::string author_name;
+    std::string client_id;
+    std::string text;
+    TimeMs ts = 0;
+};
+
+struct AppendOutcome {
+    StoredMessage message;
+    bool duplicate = false;  // client_id seen before: nothing new was stored
+};
+
+}  // namespace sb::core

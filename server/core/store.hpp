@@ -1,0 +1,61 @@
+// Store: the port through which the core keeps conversations, messages and
+// visitors. SqliteStore (server/store/) is the embedded default; a Redis store
+// implements the same contract (tests/unit/store_contract.hpp).
+#pragma once
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/model.hpp"
+
+namespace sb::core {
+
+// Thrown by a Store when it cannot do what was asked (disk full, I/O error,
+// constraint broken). The core turns it into an error for the client.
+struct StoreError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+class Store {
+public:
+    virtual ~Store() = default;
+
+    // Writes between begin_batch() and commit_batch() form one durable unit
+    // (one transaction): the core opens a batch on the first write of an event
+    // loop turn and commits it before sending any ack. Outside a batch each
+    // write is durable on return. rollback_batch() discards the open batch.
+    virtual void begin_batch() = 0;
+    virtual void commit_batch() = 0;
+    virtual void rollback_batch() = 0;
+    virtual bool in_batch() const = 0;
+
+    virtual void create_visitor(const Visitor& v) = 0;
+    virtual std::optional<Visitor> visitor(std::string_view id) = 0;
+    virtual std::optional<Visitor> visitor_by_token_hash(std::string_view token_hash) = 0;
+
+    virtual void create_conversation(const Conversation& c) = 0;
+    virtual std::optional<Conversation> conversation(std::string_view id) = 0;
+    // Writes state, agent_id/agent_name, assigned, closed and read seqs.
+    // last_seq is owned by append() and is not written here.
+    virtual void update_conversation(const Conversation& c) = 0;
+    // Newest first.
+    virtual std::vector<Conversation> conversations_of_visitor(std::string_view visitor_id) = 0;
+    // Every conversation not closed (waiting or active), oldest first; used to
+    // rebuild the queue and agents' load after a restart.
+    virtual std::vector<Conversation> open_conversations() = 0;
+
+    // Gives the message the conversation's next sequence number and stores it.
+    // A non-empty client_id already stored for (conv, author_id) returns that
+    // stored message with duplicate = true and stores nothing.
+    // Throws StoreError if the conversation does not exist.
+    virtual AppendOutcome append(const NewMessage& m) = 0;
+    // Messages with seq > after_seq, in seq order, at most `limit`.
+    virtual std::vector<StoredMessage> messages_after(std::string_view conv,
+                                                      std::uint64_t after_seq,
+                                                      std::size_t limit) = 0;
+};
+
+}  // namespace sb::core
