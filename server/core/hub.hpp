@@ -1,0 +1,143 @@
+// Hub: the single-threaded heart of a node. Frames from sessions come in, the
+// hub checks them against the conversation state and the sender's rights,
+// writes through the Store, and sends frames out through the Outbox and Bus.
+//
+// Nothing leaves the hub before the store has committed what it depends on:
+// every output of a loop turn is queued and released by flush(), which first
+// commits the turn's batch. So an ack always follows a durable append, and the
+// appends of one turn share one transaction.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <variant>
+#include <vector>
+
+#include "core/model.hpp"
+#include "core/ports.hpp"
+#include "core/router.hpp"
+#include "core/store.hpp"
+
+namespace sb::core {
+
+struct HubSettings {
+    proto::Limits limits;
+    TimeMs hello_timeout_ms = 5'000;  // a connection must say hello within this
+    double rate_per_s = 20;           // frames per second per connection, sustained
+    double rate_burst = 40;           // frames allowed in a burst
+    std::size_t replay_page = 500;    // messages read from the store per page on resume
+};
+
+class Hub {
+public:
+    Hub(HubSettings settings, Store& store, Bus& bus, Outbox& outbox, Security& security);
+
+    // Rebuilds the open conversations and the queue from the store.
+    void start(TimeMs now);
+
+    void on_open(SessionId sid, TimeMs now);
+    void on_frame(SessionId sid, std::string_view text, TimeMs now);
+    void on_close(SessionId sid);
+    // Closes connections that did not say hello in time.
+    void tick(TimeMs now);
+    // End of a loop turn: commit, then release every queued output in order.
+    void flush(TimeMs now);
+    // True when flush() has work to do.
+    bool dirty() const;
+
+    std::size_t session_count() const { return sessions_.size(); }
+    std::size_t waiting_count() const { return router_.size(); }
+
+private:
+    struct Session {
+        std::optional<proto::Role> role;  // empty until hello
+        std::string principal;            // visitor id or agent id
+        std::string name;
+        TimeMs opened = 0;
+        double tokens = 0;  // rate limiter bucket
+        TimeMs refilled = 0;
+        std::set<std::string> channels;
+    };
+    struct Direct {
+        SessionId sid;
+        Frame frame;
+    };
+    struct CloseSocket {
+        SessionId sid;
+        std::uint16_t code;
+    };
+    struct Publish {
+        std::string channel;
+        Envelope envelope;
+    };
+    using Output = std::variant<Direct, CloseSocket, Publish>;
+    struct PendingAck {
+        SessionId sid;
+        std::string conv;
+        std::string client_id;
+    };
+    struct PendingResume {
+        SessionId sid;
+        std::string conv;
+        std::uint64_t after;
+    };
+
+    void handle(SessionId sid, Session& s, proto::Hello& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::Start& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::SendMessage& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::Typing& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::Receipt& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::Resume& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::Take& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::Close& m, TimeMs now);
+
+    // Finds a conversation the session may act on, or queues the right error.
+    Conversation* writable(SessionId sid, const Session& s, const std::string& conv,
+                           bool allow_closed, std::optional<Conversation>& closed_copy);
+    void append(SessionId sid, const Session& s, Conversation& c, const std::string& client_id,
+                const std::string& text, TimeMs now);
+    void ensure_batch();
+    bool take_token(Session& s, TimeMs now);
+
+    void send(SessionId sid, std::string frame);
+    void error(SessionId sid, proto::ErrorCode code, std::string message, std::string conv = {},
+               std::string client_id = {});
+    void publish(std::string channel, std::string frame,
+                 std::optional<proto::Role> skip = std::nullopt);
+    void publish_state(const Conversation& c, std::string client_id, std::string reason);
+    void join(SessionId sid, Session& s, const std::string& channel);
+    void leave_all(SessionId sid, Session& s);
+    void deliver(const std::string& channel, const Envelope& e);
+    void replay(const PendingResume& r);
+    void reload();
+
+    proto::ConvSummary summary(const Conversation& c) const;
+    std::vector<proto::ConvSummary> open_of(proto::Role role, const std::string& principal) const;
+
+    HubSettings settings_;
+    Store& store_;
+    Bus& bus_;
+    Outbox& outbox_;
+    Security& security_;
+    Router router_;
+
+    std::unordered_map<SessionId, Session> sessions_;
+    std::deque<std::pair<TimeMs, SessionId>> hello_deadlines_;
+    // Local sessions per bus channel.
+    std::unordered_map<std::string, std::unordered_set<SessionId>> members_;
+    // Conversations not closed, by id: the hot path never reads the store.
+    std::unordered_map<std::string, Conversation> open_;
+
+    std::vector<Output> outputs_;
+    std::vector<PendingAck> pending_acks_;
+    std::vector<PendingResume> pending_resumes_;
+    bool queue_changed_ = false;
+};
+
+}  // namespace sb::core

@@ -1,0 +1,566 @@
+// HTTP + WebSocket on one port, one io_context thread (DESIGN.md, Threading).
+// The only translation unit that includes Beast: it is slow to compile.
+#include "net/server.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <deque>
+#include <iostream>
+#include <unordered_map>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
+
+#include "bus/local_bus.hpp"
+#include "core/hub.hpp"
+#include "net/static_files.hpp"
+
+namespace sb::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using core::SessionId;
+
+namespace {
+
+core::TimeMs now_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// Expected endings of a connection: not worth a log line.
+bool quiet(beast::error_code ec) {
+    return ec == asio::error::operation_aborted || ec == websocket::error::closed ||
+           ec == beast::error::timeout || ec == asio::error::eof ||
+           ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+           ec == http::error::end_of_stream;
+}
+
+void log_error(beast::error_code ec, const char* what) {
+    if (!quiet(ec)) std::cerr << "switchboard: " << what << ": " << ec.message() << "\n";
+}
+
+constexpr const char* kCsp =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'";
+
+}  // namespace
+
+class WsSession;
+
+struct Server::Impl final : core::Outbox {
+    Impl(const Settings& s, core::Store& st, Auth& a)
+        : settings(s),
+          store(st),
+          auth(a),
+          hub(s.hub, st, bus, *this, a),
+          acceptor(ioc),
+          ticker(ioc),
+          grace(ioc),
+          signals(ioc, SIGINT, SIGTERM) {}
+
+    // Outbox
+    void send(SessionId sid, const core::Frame& frame) override;
+    void close(SessionId sid, std::uint16_t code) override;
+
+    void accept();
+    void tick();
+    void schedule_flush();
+    void shutdown();
+
+    SessionId session_started(const std::shared_ptr<WsSession>& s);
+    void session_frame(SessionId sid, std::string_view text);
+    void session_ended(SessionId sid);
+
+    Settings settings;
+    core::Store& store;
+    Auth& auth;
+    std::filesystem::path web_root;
+    asio::io_context ioc{1};
+    bus::LocalBus bus;
+    core::Hub hub;
+    tcp::acceptor acceptor;
+    asio::steady_timer ticker;
+    asio::steady_timer grace;
+    asio::signal_set signals;
+    asio::thread_pool slow_work{1};  // password hashing stays off the event loop
+    std::unordered_map<SessionId, std::weak_ptr<WsSession>> sessions;
+    SessionId next_id = 1;
+    bool flush_posted = false;
+    bool stopping = false;
+};
+
+// ---- WebSocket session -----------------------------------------------------------
+
+class WsSession : public std::enable_shared_from_this<WsSession> {
+public:
+    WsSession(tcp::socket&& socket, Server::Impl& impl) : ws_(std::move(socket)), impl_(impl) {}
+
+    void run(http::request<http::string_body> req) {
+        beast::get_lowest_layer(ws_).expires_never();
+        const auto& s = impl_.settings;
+        websocket::stream_base::timeout t;
+        t.handshake_timeout = std::chrono::milliseconds(s.handshake_timeout_ms);
+        t.idle_timeout = std::chrono::milliseconds(s.idle_timeout_ms);
+        t.keep_alive_pings = true;
+        ws_.set_option(t);
+        ws_.read_message_max(s.hub.limits.max_frame_bytes);
+        ws_.set_option(websocket::stream_base::decorator(
+            [](websocket::response_type& res) { res.set(http::field::server, "switchboard"); }));
+        ws_.async_accept(req, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
+    }
+
+    void send(const core::Frame& frame) {
+        if (closing_) return;
+        if (queued_bytes_ + frame->size() > impl_.settings.send_queue_bytes) {
+            // A reader this far behind is closed, not buffered for: memory stays bounded.
+            while (queue_.size() > (writing_ ? 1u : 0u)) {
+                queued_bytes_ -= queue_.back()->size();
+                queue_.pop_back();
+            }
+            close(proto::close_code::slow_consumer);
+            return;
+        }
+        queued_bytes_ += frame->size();
+        queue_.push_back(frame);
+        if (!writing_) do_write();
+    }
+
+    void close(std::uint16_t code) {
+        if (closing_) return;
+        closing_ = true;
+        close_code_ = code;
+        if (!writing_) do_close();
+    }
+
+private:
+    void on_accept(beast::error_code ec) {
+        if (ec) return log_error(ec, "websocket accept");
+        id_ = impl_.session_started(shared_from_this());
+        do_read();
+    }
+
+    void do_read() {
+        ws_.async_read(buffer_, beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
+    }
+
+    void on_read(beast::error_code ec, std::size_t) {
+        if (ec) {
+            log_error(ec, "websocket read");
+            return end();
+        }
+        if (!ws_.got_text()) {
+            buffer_.consume(buffer_.size());
+            return close(proto::close_code::unsupported_data);
+        }
+        auto data = buffer_.data();
+        impl_.session_frame(id_, std::string_view(static_cast<const char*>(data.data()), data.size()));
+        buffer_.consume(buffer_.size());
+        if (!closing_) do_read();
+    }
+
+    void do_write() {
+        writing_ = true;
+        ws_.text(true);
+        ws_.async_write(asio::buffer(*queue_.front()),
+                        beast::bind_front_handler(&WsSession::on_write, shared_from_this()));
+    }
+
+    void on_write(beast::error_code ec, std::size_t) {
+        writing_ = false;
+        queued_bytes_ -= queue_.front()->size();
+        queue_.pop_front();
+        if (ec) {
+            log_error(ec, "websocket write");
+            return end();
+        }
+        if (!queue_.empty()) return do_write();
+        if (closing_) do_close();
+    }
+
+    void do_close() {
+        if (close_sent_) return;
+        close_sent_ = true;
+        ws_.async_close(websocket::close_reason(close_code_),
+                        [self = shared_from_this()](beast::error_code ec) {
+                            log_error(ec, "websocket close");
+                            self->end();
+                        });
+    }
+
+    void end() {
+        if (ended_ || id_ == 0) return;
+        ended_ = true;
+        closing_ = true;
+        impl_.session_ended(id_);
+    }
+
+    websocket::stream<beast::tcp_stream> ws_;
+    Server::Impl& impl_;
+    beast::flat_buffer buffer_;
+    std::deque<core::Frame> queue_;
+    std::size_t queued_bytes_ = 0;
+    SessionId id_ = 0;
+    std::uint16_t close_code_ = 1000;
+    bool writing_ = false;
+    bool closing_ = false;
+    bool close_sent_ = false;
+    bool ended_ = false;
+};
+
+// ---- HTTP session ------------------------------------------------------------------
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+public:
+    HttpSession(tcp::socket&& socket, Server::Impl& impl)
+        : stream_(std::move(socket)), impl_(impl) {}
+
+    void run() { do_read(); }
+
+private:
+    using Request = http::request<http::string_body>;
+
+    void do_read() {
+        parser_.emplace();
+        parser_->body_limit(impl_.settings.max_http_body_bytes);
+        parser_->header_limit(16 * 1024);
+        stream_.expires_after(std::chrono::milliseconds(impl_.settings.handshake_timeout_ms));
+        http::async_read(stream_, buffer_, *parser_,
+                         beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+    }
+
+    void on_read(beast::error_code ec, std::size_t) {
+        if (ec == http::error::end_of_stream) {
+            stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+            return;
+        }
+        if (ec == http::error::body_limit) {
+            Request dummy;
+            return reply(plain(dummy, http::status::payload_too_large, "request body too large\n"),
+                         false);
+        }
+        if (ec) return log_error(ec, "http read");
+        Request req = parser_->release();
+        if (websocket::is_upgrade(req)) return upgrade(std::move(req));
+        route(std::move(req));
+    }
+
+    void upgrade(Request req) {
+        auto target = std::string_view(req.target());
+        if (target.substr(0, target.find('?')) != "/ws") {
+            return reply(plain(req, http::status::not_found, "no WebSocket endpoint here\n"), false);
+        }
+        if (!origin_allowed(req)) {
+            return reply(plain(req, http::status::forbidden, "origin not allowed\n"), false);
+        }
+        if (impl_.stopping || impl_.sessions.size() >= impl_.settings.max_connections) {
+            return reply(plain(req, http::status::service_unavailable, "too many connections\n"),
+                         false);
+        }
+        std::make_shared<WsSession>(stream_.release_socket(), impl_)->run(std::move(req));
+    }
+
+    bool origin_allowed(const Request& req) const {
+        auto it = req.find(http::field::origin);
+        if (it == req.end()) return true;  // not a browser: nothing to protect
+        std::string origin(it->value());
+        std::string host(req[http::field::host]);
+        if (!host.empty() && (origin == "http://" + host || origin == "https://" + host)) {
+            return true;
+        }
+        for (const auto& o : impl_.settings.allowed_origins) {
+            if (o == origin) return true;
+        }
+        return false;
+    }
+
+    void route(Request req) {
+        std::string_view target(req.target());
+        std::string_view path = target.substr(0, target.find('?'));
+        if (path == "/healthz") {
+            nlohmann::json j{{"status", "ok"},
+                             {"connections", impl_.sessions.size()},
+                             {"waiting", impl_.hub.waiting_count()}};
+            return reply(json(req, http::status::ok, j.dump()));
+        }
+        if (path == "/api/login") {
+            if (req.method() != http::verb::post) {
+                return reply(json(req, http::status::method_not_allowed,
+                                  R"({"error":"method_not_allowed"})"));
+            }
+            return login(std::move(req));
+        }
+        if (req.method() != http::verb::get && req.method() != http::verb::head) {
+            return reply(json(req, http::status::method_not_allowed,
+                              R"({"error":"method_not_allowed"})"));
+        }
+        serve_static(req, path);
+    }
+
+    void login(Request req) {
+        auto body = nlohmann::json::parse(req.body(), nullptr, false);
+        if (body.is_discarded() || !body.is_object() || !body.contains("email") ||
+            !body.contains("password") || !body["email"].is_string() ||
+            !body["password"].is_string()) {
+            return reply(json(req, http::status::bad_request,
+                              R"({"error":"bad_request","message":"expected {\"email\",\"password\"}"})"));
+        }
+        auto email = body["email"].get<std::string>();
+        auto password = body["password"].get<std::string>();
+        if (email.size() > 256 || password.size() > 1024) {
+            return reply(json(req, http::status::bad_request, R"({"error":"too_long"})"));
+        }
+        // Argon2id takes tens of milliseconds: hash on the worker, answer on the loop.
+        asio::post(impl_.slow_work, [self = shared_from_this(), req = std::move(req),
+                                     email = std::move(email), password = std::move(password)]() mutable {
+            auto result = self->impl_.auth.sign_in(email, password, now_ms());
+            asio::post(self->stream_.get_executor(),
+                       [self, req = std::move(req), result = std::move(result)]() mutable {
+                           if (!result) {
+                               return self->reply(json(req, http::status::unauthorized,
+                                                       R"({"error":"bad_credentials"})"));
+                           }
+                           nlohmann::json j{{"token", result->token},
+                                            {"expires_at", result->expires_at},
+                                            {"agent",
+                                             {{"id", result->agent.id},
+                                              {"name", result->agent.name},
+                                              {"role", result->agent.role}}}};
+                           self->reply(json(req, http::status::ok, j.dump()));
+                       });
+        });
+    }
+
+    void serve_static(const Request& req, std::string_view path) {
+        auto found = resolve_static(impl_.web_root, path);
+        if (found.kind == StaticKind::directory_without_slash) {
+            http::response<http::empty_body> res{http::status::moved_permanently, req.version()};
+            res.set(http::field::location, std::string(path) + "/");
+            res.keep_alive(req.keep_alive());
+            return reply(http::message_generator(std::move(res)));
+        }
+        if (found.kind != StaticKind::file) {
+            return reply(plain(req, http::status::not_found, "not found\n"));
+        }
+        std::error_code fec;
+        auto size = std::filesystem::file_size(found.path, fec);
+        auto mtime = std::filesystem::last_write_time(found.path, fec);
+        std::string etag = "\"" + std::to_string(size) + "-" +
+                           std::to_string(mtime.time_since_epoch().count()) + "\"";
+        auto mime = mime_type(found.path);
+        bool html = mime.rfind("text/html", 0) == 0;
+        auto decorate = [&](auto& res) {
+            res.set(http::field::server, "switchboard");
+            res.set(http::field::content_type, mime);
+            res.set(http::field::etag, etag);
+            // HTML revalidates every time so a deploy shows at once; assets are cached briefly.
+            res.set(http::field::cache_control, html ? "no-cache" : "public, max-age=300");
+            res.set("X-Content-Type-Options", "nosniff");
+            if (html) {
+                bool console = path.rfind("/console", 0) == 0;
+                res.set("Content-Security-Policy",
+                        std::string(kCsp) + (console ? "; frame-ancestors 'none'" : ""));
+                res.set("Referrer-Policy", "no-referrer");
+            }
+            res.keep_alive(req.keep_alive());
+        };
+        if (req[http::field::if_none_match] == etag) {
+            http::response<http::empty_body> res{http::status::not_modified, req.version()};
+            decorate(res);
+            return reply(http::message_generator(std::move(res)));
+        }
+        http::file_body::value_type body;
+        beast::error_code ec;
+        body.open(found.path.c_str(), beast::file_mode::scan, ec);
+        if (ec) return reply(plain(req, http::status::not_found, "not found\n"));
+        auto body_size = body.size();
+        if (req.method() == http::verb::head) {
+            http::response<http::empty_body> res{http::status::ok, req.version()};
+            decorate(res);
+            res.content_length(body_size);
+            return reply(http::message_generator(std::move(res)));
+        }
+        http::response<http::file_body> res{std::piecewise_construct,
+                                            std::make_tuple(std::move(body)),
+                                            std::make_tuple(http::status::ok, req.version())};
+        decorate(res);
+        res.content_length(body_size);
+        reply(http::message_generator(std::move(res)));
+    }
+
+    static http::message_generator plain(const Request& req, http::status status,
+                                         std::string_view text) {
+        http::response<http::string_body> res{status, req.version()};
+        res.set(http::field::server, "switchboard");
+        res.set(http::field::content_type, "text/plain; charset=utf-8");
+        res.set("X-Content-Type-Options", "nosniff");
+        res.keep_alive(req.keep_alive());
+        res.body() = text;
+        res.prepare_payload();
+        return res;
+    }
+
+    static http::message_generator json(const Request& req, http::status status,
+                                        std::string body) {
+        http::response<http::string_body> res{status, req.version()};
+        res.set(http::field::server, "switchboard");
+        res.set(http::field::content_type, "application/json");
+        res.set(http::field::cache_control, "no-store");
+        res.set("X-Content-Type-Options", "nosniff");
+        res.keep_alive(req.keep_alive());
+        res.body() = std::move(body);
+        res.prepare_payload();
+        return res;
+    }
+
+    void reply(http::message_generator msg, bool keep_alive = true) {
+        keep_alive = keep_alive && msg.keep_alive();
+        stream_.expires_after(std::chrono::milliseconds(impl_.settings.http_timeout_ms));
+        beast::async_write(stream_, std::move(msg),
+                           [self = shared_from_this(), keep_alive](beast::error_code ec,
+                                                                   std::size_t) {
+                               if (ec) return log_error(ec, "http write");
+                               if (!keep_alive) {
+                                   beast::error_code ignored;
+                                   self->stream_.socket().shutdown(tcp::socket::shutdown_send,
+                                                                   ignored);
+                                   return;
+                               }
+                               self->do_read();
+                           });
+    }
+
+    beast::tcp_stream stream_;
+    Server::Impl& impl_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+};
+
+// ---- Impl ------------------------------------------------------------------------------
+
+void Server::Impl::send(SessionId sid, const core::Frame& frame) {
+    auto it = sessions.find(sid);
+    if (it == sessions.end()) return;
+    if (auto s = it->second.lock()) s->send(frame);
+}
+
+void Server::Impl::close(SessionId sid, std::uint16_t code) {
+    auto it = sessions.find(sid);
+    if (it == sessions.end()) return;
+    if (auto s = it->second.lock()) s->close(code);
+}
+
+SessionId Server::Impl::session_started(const std::shared_ptr<WsSession>& s) {
+    SessionId id = next_id++;
+    sessions.emplace(id, s);
+    hub.on_open(id, now_ms());
+    if (stopping) s->close(proto::close_code::going_away);
+    return id;
+}
+
+void Server::Impl::session_frame(SessionId sid, std::string_view text) {
+    hub.on_frame(sid, text, now_ms());
+    schedule_flush();
+}
+
+void Server::Impl::session_ended(SessionId sid) {
+    sessions.erase(sid);
+    hub.on_close(sid);
+    schedule_flush();
+    if (stopping && sessions.empty()) ioc.stop();
+}
+
+// Everything that arrived in this loop turn is committed and sent together.
+void Server::Impl::schedule_flush() {
+    if (flush_posted) return;
+    flush_posted = true;
+    asio::post(ioc, [this] {
+        flush_posted = false;
+        hub.flush(now_ms());
+    });
+}
+
+void Server::Impl::tick() {
+    ticker.expires_after(std::chrono::milliseconds(settings.tick_ms));
+    ticker.async_wait([this](beast::error_code ec) {
+        if (ec) return;
+        hub.tick(now_ms());
+        if (hub.dirty()) schedule_flush();
+        tick();
+    });
+}
+
+void Server::Impl::accept() {
+    acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
+        if (ec) {
+            if (ec == asio::error::operation_aborted) return;
+            log_error(ec, "accept");
+            // Out of file descriptors and the like: back off briefly, keep serving.
+            auto t = std::make_shared<asio::steady_timer>(ioc, std::chrono::milliseconds(100));
+            t->async_wait([this, t](beast::error_code) {
+                if (!stopping) accept();
+            });
+            return;
+        }
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        std::make_shared<HttpSession>(std::move(socket), *this)->run();
+        accept();
+    });
+}
+
+void Server::Impl::shutdown() {
+    if (stopping) return;
+    stopping = true;
+    beast::error_code ignored;
+    acceptor.close(ignored);
+    ticker.cancel();
+    for (auto& [id, weak] : sessions) {
+        if (auto s = weak.lock()) s->close(proto::close_code::going_away);
+    }
+    hub.flush(now_ms());
+    if (sessions.empty()) return ioc.stop();
+    grace.expires_after(std::chrono::milliseconds(settings.shutdown_grace_ms));
+    grace.async_wait([this](beast::error_code) { ioc.stop(); });
+}
+
+// ---- Server ------------------------------------------------------------------------------
+
+Server::Server(const Settings& settings, core::Store& store, Auth& auth)
+    : impl_(std::make_unique<Impl>(settings, store, auth)) {
+    std::error_code ec;
+    impl_->web_root = std::filesystem::canonical(settings.web_dir, ec);
+    if (ec) throw std::runtime_error("web folder " + settings.web_dir + ": " + ec.message());
+}
+
+Server::~Server() { impl_->slow_work.join(); }
+
+std::uint16_t Server::listen() {
+    auto& i = *impl_;
+    auto address = asio::ip::make_address(i.settings.bind);
+    tcp::endpoint ep{address, i.settings.port};
+    i.acceptor.open(ep.protocol());
+    i.acceptor.set_option(asio::socket_base::reuse_address(true));
+    i.acceptor.bind(ep);
+    i.acceptor.listen(asio::socket_base::max_listen_connections);
+    i.hub.start(now_ms());
+    i.accept();
+    i.tick();
+    i.signals.async_wait([&i](beast::error_code ec, int) {
+        if (!ec) i.shutdown();
+    });
+    return i.acceptor.local_endpoint().port();
+}
+
+void Server::run() {
+    impl_->ioc.run();
+    impl_->hub.flush(now_ms());  // commit whatever the last turn stored
+}
+
+}  // namespace sb::net

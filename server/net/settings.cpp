@@ -1,0 +1,164 @@
+#include "net/settings.hpp"
+
+#include <charconv>
+#include <functional>
+#include <map>
+#include <sstream>
+
+namespace sb::net {
+
+namespace {
+
+struct Option {
+    std::string help;
+    std::function<bool(Settings&, const std::string&)> set;  // false = bad value
+    bool flag = false;                                        // takes no value
+};
+
+template <class T>
+bool parse_uint(const std::string& v, T& out, std::uint64_t max) {
+    std::uint64_t x = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+    if (ec != std::errc{} || p != v.data() + v.size() || x > max) return false;
+    out = static_cast<T>(x);
+    return true;
+}
+
+template <class T>
+std::function<bool(Settings&, const std::string&)> uint_field(T Settings::*field,
+                                                              std::uint64_t max = 1'000'000'000) {
+    return [=](Settings& s, const std::string& v) { return parse_uint(v, s.*field, max); };
+}
+
+const std::map<std::string, Option>& options() {
+    static const std::map<std::string, Option> opts = {
+        {"--bind", {"address to listen on (default 0.0.0.0)",
+                    [](Settings& s, const std::string& v) { s.bind = v; return !v.empty(); }}},
+        {"--port", {"port (default 8080; 0 picks a free one)", uint_field(&Settings::port, 65535)}},
+        {"--data", {"data folder: SQLite database, token key (default ./data)",
+                    [](Settings& s, const std::string& v) { s.data_dir = v; return !v.empty(); }}},
+        {"--web", {"folder of static files served at / (default ./web-widget)",
+                   [](Settings& s, const std::string& v) { s.web_dir = v; return !v.empty(); }}},
+        {"--agents", {"agent accounts file (default <data>/agents.json)",
+                      [](Settings& s, const std::string& v) { s.agents_file = v; return !v.empty(); }}},
+        {"--demo-agent", {"create a demo agent account if the agents file is missing",
+                          [](Settings& s, const std::string&) { s.demo_agent = true; return true; },
+                          true}},
+        {"--allowed-origins", {"comma-separated Origins allowed to open WebSockets besides the "
+                               "server's own (default none)",
+                               [](Settings& s, const std::string& v) {
+                                   std::stringstream ss(v);
+                                   std::string item;
+                                   while (std::getline(ss, item, ',')) {
+                                       if (!item.empty()) s.allowed_origins.push_back(item);
+                                   }
+                                   return true;
+                               }}},
+        {"--max-connections", {"WebSocket connections held at once (default 10000)",
+                               uint_field(&Settings::max_connections)}},
+        {"--max-http-body-bytes", {"largest HTTP request body (default 65536)",
+                                   uint_field(&Settings::max_http_body_bytes)}},
+        {"--handshake-timeout-ms", {"HTTP request and WebSocket upgrade timeout (default 10000)",
+                                    uint_field(&Settings::handshake_timeout_ms)}},
+        {"--idle-timeout-ms", {"close a silent connection after this; ping at half (default 60000)",
+                               uint_field(&Settings::idle_timeout_ms)}},
+        {"--http-timeout-ms", {"one HTTP request/response (default 30000)",
+                               uint_field(&Settings::http_timeout_ms)}},
+        {"--send-queue-bytes", {"bytes queued for one slow reader before it is closed with 4008 "
+                                "(default 1048576)",
+                                uint_field(&Settings::send_queue_bytes)}},
+        {"--shutdown-grace-ms", {"time given to close handshakes on SIGTERM (default 3000)",
+                                 uint_field(&Settings::shutdown_grace_ms)}},
+        {"--token-ttl-s", {"agent sign-in token lifetime in seconds (default 43200)",
+                           uint_field(&Settings::token_ttl_s)}},
+        {"--sqlite-full-sync", {"fsync every commit, for power-loss durability (default off: "
+                                "WAL survives process crashes without it)",
+                                [](Settings& s, const std::string&) { s.sqlite_full_sync = true; return true; },
+                                true}},
+        {"--hello-timeout-ms", {"a connection must send hello within this (default 5000)",
+                                [](Settings& s, const std::string& v) {
+                                    return parse_uint(v, s.hub.hello_timeout_ms, 1'000'000'000);
+                                }}},
+        {"--rate-per-s", {"frames per second per connection, sustained (default 20)",
+                          [](Settings& s, const std::string& v) {
+                              std::uint32_t x = 0;
+                              if (!parse_uint(v, x, 1'000'000) || x == 0) return false;
+                              s.hub.rate_per_s = x;
+                              return true;
+                          }}},
+        {"--rate-burst", {"frames per connection allowed in a burst (default 40)",
+                          [](Settings& s, const std::string& v) {
+                              std::uint32_t x = 0;
+                              if (!parse_uint(v, x, 1'000'000) || x == 0) return false;
+                              s.hub.rate_burst = x;
+                              return true;
+                          }}},
+        {"--max-frame-bytes", {"largest WebSocket message accepted; over it: close 1009 "
+                               "(default 65536)",
+                               [](Settings& s, const std::string& v) {
+                                   return parse_uint(v, s.hub.limits.max_frame_bytes, 16u << 20);
+                               }}},
+        {"--max-text-bytes", {"largest chat message text in UTF-8 bytes (default 16384)",
+                              [](Settings& s, const std::string& v) {
+                                  return parse_uint(v, s.hub.limits.max_text_bytes, 16u << 20);
+                              }}},
+    };
+    return opts;
+}
+
+}  // namespace
+
+std::string settings_help() {
+    std::ostringstream out;
+    out << "usage: switchboard [options]\n"
+           "       switchboard hash-password   (reads a password on stdin, prints its Argon2id "
+           "hash)\n\noptions:\n";
+    for (const auto& [name, opt] : options()) {
+        out << "  " << name << (opt.flag ? "" : " VALUE") << "\n      " << opt.help << "\n";
+    }
+    return out.str();
+}
+
+ParseResult parse_settings(int argc, char** argv) {
+    ParseResult r;
+    Settings s;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            r.help = true;
+            return r;
+        }
+        std::string value;
+        bool has_value = false;
+        if (auto eq = arg.find('='); eq != std::string::npos) {
+            value = arg.substr(eq + 1);
+            arg = arg.substr(0, eq);
+            has_value = true;
+        }
+        auto it = options().find(arg);
+        if (it == options().end()) {
+            r.error = "unknown option " + arg + " (see --help)";
+            return r;
+        }
+        if (!it->second.flag && !has_value) {
+            if (i + 1 >= argc) {
+                r.error = arg + " needs a value";
+                return r;
+            }
+            value = argv[++i];
+        }
+        if (!it->second.set(s, value)) {
+            r.error = "bad value for " + arg + ": '" + value + "'";
+            return r;
+        }
+    }
+    if (s.hub.limits.max_text_bytes > s.hub.limits.max_frame_bytes) {
+        r.error = "--max-text-bytes must not exceed --max-frame-bytes";
+        return r;
+    }
+    if (s.agents_file.empty()) s.agents_file = s.data_dir + "/agents.json";
+    r.settings = std::move(s);
+    return r;
+}
+
+}  // namespace sb::net

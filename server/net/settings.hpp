@@ -1,0 +1,44 @@
+// Every setting of the server, with its default. The README's settings table
+// documents the same list; `switchboard --help` prints it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/hub.hpp"
+
+namespace sb::net {
+
+struct Settings {
+    std::string bind = "0.0.0.0";
+    std::uint16_t port = 8080;            // 0 = any free port (printed at start)
+    std::string data_dir = "data";        // SQLite file and token key live here
+    std::string web_dir = "web-widget";   // static files served at /
+    std::string agents_file;              // default: <data_dir>/agents.json
+    bool demo_agent = false;              // create a demo agent if the agents file is missing
+    std::vector<std::string> allowed_origins;  // besides the server's own origin
+    std::uint32_t max_connections = 10'000;    // WebSocket sessions; more get HTTP 503
+    std::uint32_t max_http_body_bytes = 64 * 1024;
+    std::uint32_t handshake_timeout_ms = 10'000;  // HTTP request / WebSocket upgrade
+    std::uint32_t idle_timeout_ms = 60'000;   // no traffic: ping at half, close at full
+    std::uint32_t http_timeout_ms = 30'000;   // one HTTP request/response
+    std::uint32_t send_queue_bytes = 1024 * 1024;  // per connection; over it: close 4008
+    std::uint32_t shutdown_grace_ms = 3'000;  // SIGTERM: time given to close handshakes
+    std::uint32_t token_ttl_s = 12 * 3600;    // agent sign-in token lifetime
+    std::uint32_t tick_ms = 250;              // timer resolution for hello timeouts
+    bool sqlite_full_sync = false;            // fsync every commit (power-loss durability)
+    core::HubSettings hub;                    // hello timeout, rate limit, protocol limits
+};
+
+struct ParseResult {
+    std::optional<Settings> settings;
+    std::string error;  // when settings is empty
+    bool help = false;
+};
+
+ParseResult parse_settings(int argc, char** argv);
+std::string settings_help();
+
+}  // namespace sb::net
