@@ -88,9 +88,7 @@ void Hub::on_frame(SessionId sid, std::string_view text, TimeMs now) {
     Session& s = it->second;
     auto decoded = proto::decode_client(text, settings_.limits);
     if (auto* err = std::get_if<proto::DecodeError>(&decoded)) {
-        std::string msg = err->detail;
-        if (!err->field.empty()) msg = err->field + ": " + msg;
-        error(sid, err->code, std::move(msg));
+        send(sid, proto::encode(proto::to_error_event(*err)));
         return;
     }
     auto& msg = std::get<proto::ClientMessage>(decoded);

@@ -31,17 +31,24 @@ public:
     virtual void commit_batch() = 0;
     virtual void rollback_batch() = 0;
     virtual bool in_batch() const = 0;
+    // Batch rules: begin inside a batch or commit outside one throws;
+    // rollback outside one does nothing. Reads inside a batch see the batch's
+    // own writes (the hub creates a conversation and appends to it in one
+    // turn), and de-duplication by client_id applies within the batch. A
+    // failed write inside a batch leaves the batch usable and unchanged.
 
     virtual void create_visitor(const Visitor& v) = 0;
     virtual std::optional<Visitor> visitor(std::string_view id) = 0;
     virtual std::optional<Visitor> visitor_by_token_hash(std::string_view token_hash) = 0;
 
+    // A new conversation starts at last_seq 0 whatever the record says.
     virtual void create_conversation(const Conversation& c) = 0;
     virtual std::optional<Conversation> conversation(std::string_view id) = 0;
     // Writes state, agent_id/agent_name, assigned, closed and read seqs.
-    // last_seq is owned by append() and is not written here.
+    // last_seq is owned by append() and is not written here. Throws StoreError
+    // for an unknown conversation.
     virtual void update_conversation(const Conversation& c) = 0;
-    // Newest first.
+    // Newest first; ties by id ascending.
     virtual std::vector<Conversation> conversations_of_visitor(std::string_view visitor_id) = 0;
     // Every conversation not closed (waiting or active), oldest first; used to
     // rebuild the queue and agents' load after a restart.
@@ -52,7 +59,8 @@ public:
     // stored message with duplicate = true and stores nothing.
     // Throws StoreError if the conversation does not exist.
     virtual AppendOutcome append(const NewMessage& m) = 0;
-    // Messages with seq > after_seq, in seq order, at most `limit`.
+    // Messages with seq > after_seq, in seq order, at most `limit`; empty for
+    // an unknown conversation.
     virtual std::vector<StoredMessage> messages_after(std::string_view conv,
                                                       std::uint64_t after_seq,
                                                       std::size_t limit) = 0;

@@ -36,6 +36,14 @@ std::string_view to_string(ConvState);
 std::string_view to_string(ReceiptKind);
 std::optional<ConvState> conv_state_from(std::string_view);
 std::optional<Sender> sender_from(std::string_view);
+std::optional<Role> role_from(std::string_view);
+std::optional<ReceiptKind> receipt_kind_from(std::string_view);
+
+// Strict UTF-8 (RFC 3629): rejects overlong forms, surrogates (U+D800..U+DFFF),
+// code points above U+10FFFF, stray continuation bytes and truncated sequences.
+bool is_valid_utf8(std::string_view) noexcept;
+// Conversation ids and client ids: 1..max_bytes characters of [A-Za-z0-9._:-].
+bool is_valid_id(std::string_view, std::size_t max_bytes) noexcept;
 
 // ---- client -> server ----------------------------------------------------
 
@@ -101,11 +109,16 @@ enum class ErrorCode {
     internal,
 };
 std::string_view to_string(ErrorCode);
+std::optional<ErrorCode> error_code_from(std::string_view);
 
 struct DecodeError {
     ErrorCode code = ErrorCode::bad_json;
     std::string field;   // offending field, empty when not about one
-    std::string detail;  // human-readable
+    std::string detail;  // human-readable, names the field
+    // Best-effort echoes so a client can tell which of its frames failed: set
+    // only when the frame was an object and these fields held valid ids.
+    std::string conv;
+    std::string client_id;
 };
 
 using DecodeResult = std::variant<ClientMessage, DecodeError>;
@@ -125,10 +138,12 @@ struct ConvSummary {
 
 struct Welcome {
     Role role = Role::visitor;
-    std::string id;     // visitor id or agent id
+    std::string id;  // visitor id or agent id
     std::string name;
-    std::string token;  // visitor: resume token to keep; agent: empty
-    std::vector<ConvSummary> conversations;  // open ones the client takes part in
+    // visitor: resume token to keep; agent: empty
+    std::string token;
+    // open ones the client takes part in
+    std::vector<ConvSummary> conversations;
 };
 struct Ack {
     std::string conv;
@@ -191,17 +206,20 @@ std::string encode(const Replayed&);
 std::string encode(const QueueEvent&);
 std::string encode(const ErrorEvent&);
 
+// The error a server sends for a frame that failed to decode.
+ErrorEvent to_error_event(const DecodeError&);
+
 // WebSocket close codes the server uses (see PROTOCOL.md).
 namespace close_code {
-inline constexpr std::uint16_t going_away = 1001;       // server shutting down
+inline constexpr std::uint16_t normal = 1000;            // orderly close by either side
+inline constexpr std::uint16_t going_away = 1001;        // server shutting down
 inline constexpr std::uint16_t unsupported_data = 1003;  // binary frame
-inline constexpr std::uint16_t invalid_payload = 1007;  // invalid UTF-8 in a text frame
-inline constexpr std::uint16_t policy = 1008;           // generic policy violation
-inline constexpr std::uint16_t too_big = 1009;          // frame over max_frame_bytes
-inline constexpr std::uint16_t try_again_later = 1013;  // connection cap reached
-inline constexpr std::uint16_t bad_token = 4001;        // hello with a bad/expired token
-inline constexpr std::uint16_t hello_timeout = 4002;    // no hello in time
-inline constexpr std::uint16_t slow_consumer = 4008;    // send queue over its limit
+inline constexpr std::uint16_t invalid_payload = 1007;   // invalid UTF-8 in a text frame
+
+inline constexpr std::uint16_t too_big = 1009;           // frame over max_frame_bytes
+inline constexpr std::uint16_t bad_token = 4001;         // hello with a bad/expired token
+inline constexpr std::uint16_t hello_timeout = 4002;     // no hello in time
+inline constexpr std::uint16_t slow_consumer = 4008;     // send queue over its limit
 }  // namespace close_code
 
 }  // namespace sb::proto

@@ -1,0 +1,143 @@
+// Server -> client encoders. Field order follows PROTOCOL.md.
+#include "json_writer.hpp"
+#include "switchboard/protocol.hpp"
+
+namespace sb::proto {
+namespace {
+
+using detail::JsonWriter;
+
+// The ConvSummary members, shared by "welcome" entries and "conversation".
+void summary_fields(JsonWriter& w, const ConvSummary& s) {
+    w.str("conv", s.conv)
+        .str("state", to_string(s.state))
+        .u64("last_seq", s.last_seq)
+        .str("agent_name", s.agent_name)
+        .str("visitor_name", s.visitor_name);
+}
+
+}  // namespace
+
+std::string encode(const Welcome& m) {
+    JsonWriter w(160 + m.conversations.size() * 128);
+    w.begin_object()
+        .str("type", "welcome")
+        .key("version")
+        .sint(kVersion)
+        .str("role", to_string(m.role))
+        .str("id", m.id)
+        .str("name", m.name)
+        .str("token", m.token)
+        .key("conversations")
+        .begin_array();
+    for (const auto& c : m.conversations) {
+        w.begin_object();
+        summary_fields(w, c);
+        w.end_object();
+    }
+    return w.end_array().end_object().take();
+}
+
+std::string encode(const Ack& m) {
+    JsonWriter w;
+    return w.begin_object()
+        .str("type", "ack")
+        .str("conv", m.conv)
+        .str("client_id", m.client_id)
+        .u64("seq", m.seq)
+        .i64("ts", m.ts)
+        .flag("duplicate", m.duplicate)
+        .end_object()
+        .take();
+}
+
+std::string encode(const MessageEvent& m) {
+    JsonWriter w(160 + m.text.size() + m.author.size());
+    return w.begin_object()
+        .str("type", "message")
+        .str("conv", m.conv)
+        .u64("seq", m.seq)
+        .str("from", to_string(m.from))
+        .str("author", m.author)
+        .str("client_id", m.client_id)
+        .str("text", m.text)
+        .i64("ts", m.ts)
+        .end_object()
+        .take();
+}
+
+std::string encode(const TypingEvent& m) {
+    JsonWriter w;
+    return w.begin_object()
+        .str("type", "typing")
+        .str("conv", m.conv)
+        .str("from", to_string(m.from))
+        .flag("on", m.on)
+        .end_object()
+        .take();
+}
+
+std::string encode(const ReceiptEvent& m) {
+    JsonWriter w;
+    return w.begin_object()
+        .str("type", "receipt")
+        .str("conv", m.conv)
+        .str("kind", to_string(m.kind))
+        .u64("seq", m.seq)
+        .str("by", to_string(m.by))
+        .end_object()
+        .take();
+}
+
+std::string encode(const ConversationEvent& m) {
+    JsonWriter w(200);
+    w.begin_object().str("type", "conversation");
+    summary_fields(w, m.summary);
+    return w.str_if("client_id", m.client_id).str_if("reason", m.reason).end_object().take();
+}
+
+std::string encode(const Replayed& m) {
+    JsonWriter w;
+    return w.begin_object()
+        .str("type", "replayed")
+        .str("conv", m.conv)
+        .u64("last_seq", m.last_seq)
+        .end_object()
+        .take();
+}
+
+std::string encode(const QueueEvent& m) {
+    JsonWriter w(48 + m.waiting.size() * 80);
+    w.begin_object().str("type", "queue").key("waiting").begin_array();
+    for (const auto& e : m.waiting) {
+        w.begin_object()
+            .str("conv", e.conv)
+            .str("visitor_name", e.visitor_name)
+            .i64("since", e.since)
+            .end_object();
+    }
+    return w.end_array().end_object().take();
+}
+
+std::string encode(const ErrorEvent& m) {
+    JsonWriter w(96 + m.message.size());
+    return w.begin_object()
+        .str("type", "error")
+        .str("code", to_string(m.code))
+        .str("message", m.message)
+        .str_if("conv", m.conv)
+        .str_if("client_id", m.client_id)
+        .end_object()
+        .take();
+}
+
+ErrorEvent to_error_event(const DecodeError& e) {
+    ErrorEvent ev;
+    ev.code = e.code;
+    ev.message = e.detail;
+    ev.conv = e.conv;
+    ev.client_id = e.client_id;
+    return ev;
+}
+
+}  // namespace sb::proto

@@ -1,0 +1,571 @@
+// SqliteStore over the raw sqlite3 C API: the schema, a small statement cache
+// and the Store operations.
+#include "store/sqlite_store.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <utility>
+
+namespace sb::store {
+
+using core::AppendOutcome;
+using core::Conversation;
+using core::ConvState;
+using core::NewMessage;
+using core::Sender;
+using core::StoredMessage;
+using core::StoreError;
+using core::Visitor;
+
+namespace {
+
+// Bump when the schema below changes, and teach create_schema() to migrate.
+constexpr int kSchemaVersion = 1;
+// How long a statement waits for another connection (a backup, the sqlite3
+// shell) to release the database before it fails with "database is locked".
+constexpr int kBusyTimeoutMs = 5000;
+
+// Enums are stored as their protocol names (proto::to_string). The literal
+// 'closed' below is proto::to_string(ConvState::closed); it has to be a literal
+// for SQLite to use the partial index.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS visitors (
+    id          TEXT PRIMARY KEY NOT NULL,
+    token_hash  TEXT UNIQUE NOT NULL,
+    name        TEXT NOT NULL,
+    email       TEXT NOT NULL,
+    created     INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS conversations (
+    id                TEXT PRIMARY KEY NOT NULL,
+    visitor_id        TEXT NOT NULL REFERENCES visitors(id),
+    visitor_name      TEXT NOT NULL,
+    agent_id          TEXT NOT NULL,
+    agent_name        TEXT NOT NULL,
+    state             TEXT NOT NULL,
+    created           INTEGER NOT NULL,
+    assigned          INTEGER NOT NULL,
+    closed            INTEGER NOT NULL,
+    last_seq          INTEGER NOT NULL DEFAULT 0,
+    visitor_read_seq  INTEGER NOT NULL,
+    agent_read_seq    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS conversations_open
+    ON conversations(created, id) WHERE state <> 'closed';
+CREATE INDEX IF NOT EXISTS conversations_by_visitor
+    ON conversations(visitor_id, created);
+
+CREATE TABLE IF NOT EXISTS messages (
+    conv         TEXT NOT NULL REFERENCES conversations(id),
+    seq          INTEGER NOT NULL,
+    sender       TEXT NOT NULL,
+    author_id    TEXT NOT NULL,
+    author_name  TEXT NOT NULL,
+    client_id    TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    ts           INTEGER NOT NULL,
+    PRIMARY KEY (conv, seq)
+) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id
+    ON messages(conv, author_id, client_id) WHERE client_id <> '';
+)sql";
+
+[[noreturn]] void fail(sqlite3* db, std::string_view context) {
+    std::string what = "sqlite: ";
+    what += sqlite3_errmsg(db);
+    what += " [";
+    what += context;
+    what += "]";
+    throw StoreError(what);
+}
+
+// A statement compiled once and reused for the connection's lifetime.
+class Statement {
+  public:
+    Statement(sqlite3* db, const char* sql) {
+        if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) !=
+            SQLITE_OK)
+            fail(db, sql);
+    }
+    ~Statement() { sqlite3_finalize(stmt_); }
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+
+    sqlite3_stmt* get() const { return stmt_; }
+
+  private:
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+// One execution of a Statement: bind parameters in order, step, read columns.
+// Text is bound without a copy, so bound strings must outlive the Query; the
+// destructor resets the statement and clears its bindings.
+class Query {
+  public:
+    explicit Query(Statement& s) : stmt_(s.get()) {}
+    ~Query() {
+        sqlite3_reset(stmt_);
+        sqlite3_clear_bindings(stmt_);
+    }
+    Query(const Query&) = delete;
+    Query& operator=(const Query&) = delete;
+
+    Query& bind(std::string_view text) {
+        // A null data() (a default string_view) would bind SQL NULL.
+        const char* bytes = text.data() != nullptr ? text.data() : "";
+        return check(
+            sqlite3_bind_text64(stmt_, ++param_, bytes, text.size(), SQLITE_STATIC, SQLITE_UTF8));
+    }
+    Query& bind(std::int64_t v) { return check(sqlite3_bind_int64(stmt_, ++param_, v)); }
+    // SQLite integers are signed; anything above INT64_MAX means "no bound".
+    Query& bind(std::uint64_t v) {
+        constexpr std::uint64_t kMax = std::numeric_limits<std::int64_t>::max();
+        return bind(static_cast<std::int64_t>(std::min(v, kMax)));
+    }
+
+    // True when a row is ready, false when the statement has finished.
+    bool step() {
+        const int rc = sqlite3_step(stmt_);
+        if (rc == SQLITE_ROW) return true;
+        if (rc != SQLITE_DONE) fail(sqlite3_db_handle(stmt_), sqlite3_sql(stmt_));
+        return false;
+    }
+    // Runs to the end, ignoring rows.
+    void run() {
+        while (step()) {
+        }
+    }
+
+    std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+    std::uint64_t uint64(int col) const { return static_cast<std::uint64_t>(int64(col)); }
+    std::string text(int col) const {
+        // Byte-exact, embedded NULs included: the length comes from column_bytes.
+        const auto* bytes = sqlite3_column_text(stmt_, col);
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col));
+        if (bytes == nullptr) {
+            if (sqlite3_column_type(stmt_, col) != SQLITE_NULL)  // out of memory
+                fail(sqlite3_db_handle(stmt_), sqlite3_sql(stmt_));
+            return {};
+        }
+        return {reinterpret_cast<const char*>(bytes), size};
+    }
+
+  private:
+    Query& check(int rc) {
+        if (rc != SQLITE_OK) fail(sqlite3_db_handle(stmt_), sqlite3_sql(stmt_));
+        return *this;
+    }
+
+    sqlite3_stmt* stmt_;
+    int param_ = 0;
+};
+
+struct CloseDb {
+    void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+};
+using Db = std::unique_ptr<sqlite3, CloseDb>;
+
+void exec(sqlite3* db, const char* sql, std::string_view context = {}) {
+    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK)
+        fail(db, context.empty() ? sql : context);
+}
+
+std::int64_t query_int(sqlite3* db, const char* sql) {
+    Statement s(db, sql);
+    Query q(s);
+    return q.step() ? q.int64(0) : 0;
+}
+
+std::string query_text(sqlite3* db, const char* sql) {
+    Statement s(db, sql);
+    Query q(s);
+    return q.step() ? q.text(0) : std::string();
+}
+
+void create_schema(sqlite3* db) {
+    // IMMEDIATE: two processes opening a fresh file do not race on the schema.
+    exec(db, "BEGIN IMMEDIATE");
+    try {
+        const auto version = query_int(db, "PRAGMA user_version");
+        if (version > kSchemaVersion)
+            throw StoreError("sqlite: the database has schema version " + std::to_string(version) +
+                             ", newer than this build's " + std::to_string(kSchemaVersion));
+        exec(db, kSchema, "creating the schema");
+        // Version 0 is a fresh file; there is nothing older to migrate yet.
+        if (version < kSchemaVersion)
+            exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
+        exec(db, "COMMIT");
+    } catch (...) {
+        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+}
+
+Db open_database(const std::string& path, Durability durability) {
+    sqlite3* raw = nullptr;
+    // NOMUTEX: the store is used by one thread at a time, so skip SQLite's locks.
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &raw,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    Db db(raw);  // a handle comes back even on failure and must be closed
+    if (rc != SQLITE_OK)
+        throw StoreError("sqlite: cannot open '" + path +
+                         "': " + (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+
+    sqlite3_busy_timeout(raw, kBusyTimeoutMs);
+    if (path != ":memory:" && !path.empty()) {
+        // WAL is a property of the file and persists; a file system that cannot
+        // do WAL (no shared memory) leaves the old mode in place.
+        const std::string mode = query_text(raw, "PRAGMA journal_mode=WAL");
+        if (mode != "wal")
+            throw StoreError("sqlite: cannot put '" + path + "' in WAL mode (journal_mode is '" +
+                             mode + "')");
+    }
+    // See Durability in the header for what each level survives.
+    exec(raw,
+         durability == Durability::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    exec(raw, "PRAGMA foreign_keys=ON");
+    create_schema(raw);
+    return db;
+}
+
+Sender sender_named(const std::string& name) {
+    if (auto s = proto::sender_from(name)) return *s;
+    throw StoreError("sqlite: unknown sender '" + name + "' in table messages");
+}
+
+ConvState state_named(const std::string& name) {
+    if (auto s = proto::conv_state_from(name)) return *s;
+    throw StoreError("sqlite: unknown state '" + name + "' in table conversations");
+}
+
+// Column orders shared by the SELECTs below and the readers that follow.
+#define SB_VISITOR_COLUMNS "id, token_hash, name, email, created"
+#define SB_CONVERSATION_COLUMNS                                                              \
+    "id, visitor_id, visitor_name, agent_id, agent_name, state, created, assigned, closed, " \
+    "last_seq, visitor_read_seq, agent_read_seq"
+#define SB_MESSAGE_COLUMNS "conv, seq, sender, author_id, author_name, client_id, text, ts"
+
+Visitor read_visitor(const Query& q) {
+    Visitor v;
+    v.id = q.text(0);
+    v.token_hash = q.text(1);
+    v.name = q.text(2);
+    v.email = q.text(3);
+    v.created = q.int64(4);
+    return v;
+}
+
+Conversation read_conversation(const Query& q) {
+    Conversation c;
+    c.id = q.text(0);
+    c.visitor_id = q.text(1);
+    c.visitor_name = q.text(2);
+    c.agent_id = q.text(3);
+    c.agent_name = q.text(4);
+    c.state = state_named(q.text(5));
+    c.created = q.int64(6);
+    c.assigned = q.int64(7);
+    c.closed = q.int64(8);
+    c.last_seq = q.uint64(9);
+    c.visitor_read_seq = q.uint64(10);
+    c.agent_read_seq = q.uint64(11);
+    return c;
+}
+
+StoredMessage read_message(const Query& q) {
+    StoredMessage m;
+    m.conv = q.text(0);
+    m.seq = q.uint64(1);
+    m.from = sender_named(q.text(2));
+    m.author_id = q.text(3);
+    m.author_name = q.text(4);
+    m.client_id = q.text(5);
+    m.text = q.text(6);
+    m.ts = q.int64(7);
+    return m;
+}
+
+// Runs a statement whose failure must not hide the error being handled.
+void run_quietly(Statement& s) noexcept {
+    sqlite3_step(s.get());
+    sqlite3_reset(s.get());
+}
+
+}  // namespace
+
+struct SqliteStore::Impl {
+    Impl(const std::string& path, Durability durability) : db(open_database(path, durability)) {}
+
+    // Throws if SQLite ended the open batch by itself (it rolls back after some
+    // I/O and out-of-memory errors): later writes would silently autocommit.
+    void check_batch() const {
+        if (in_batch && sqlite3_get_autocommit(db.get()) != 0)
+            throw StoreError(
+                "sqlite: the open batch was rolled back after an earlier error; "
+                "call rollback_batch()");
+    }
+
+    // Runs `write` as one atomic step: a savepoint inside a batch, so that a
+    // failure leaves the batch as it was, or its own transaction outside one.
+    template <class Write>
+    auto atomically(Write&& write) {
+        check_batch();
+        Statement& open = in_batch ? savepoint : begin;
+        Statement& done = in_batch ? release : commit;
+        Query(open).run();
+        try {
+            auto result = write();
+            Query(done).run();
+            return result;
+        } catch (...) {
+            if (in_batch) {
+                run_quietly(rollback_to);
+                run_quietly(release);
+            } else {
+                run_quietly(rollback);
+            }
+            throw;
+        }
+    }
+
+    Db db;  // first: destroyed after the statements compiled on it
+    bool in_batch = false;
+
+    // IMMEDIATE takes the write lock up front: a deferred transaction that
+    // reads then writes can fail with SQLITE_BUSY_SNAPSHOT, which no busy
+    // timeout cures.
+    Statement begin{db.get(), "BEGIN IMMEDIATE"};
+    Statement commit{db.get(), "COMMIT"};
+    Statement rollback{db.get(), "ROLLBACK"};
+    Statement savepoint{db.get(), "SAVEPOINT sb_write"};
+    Statement release{db.get(), "RELEASE sb_write"};
+    Statement rollback_to{db.get(), "ROLLBACK TO sb_write"};
+
+    Statement insert_visitor{
+        db.get(), "INSERT INTO visitors (" SB_VISITOR_COLUMNS ") VALUES (?, ?, ?, ?, ?)"};
+    Statement visitor_by_id{db.get(), "SELECT " SB_VISITOR_COLUMNS " FROM visitors WHERE id = ?"};
+    Statement visitor_by_token{db.get(),
+                               "SELECT " SB_VISITOR_COLUMNS " FROM visitors WHERE token_hash = ?"};
+
+    // last_seq takes its default, 0: it belongs to append().
+    Statement insert_conversation{
+        db.get(),
+        "INSERT INTO conversations (id, visitor_id, visitor_name, agent_id, agent_name, state, "
+        "created, assigned, closed, visitor_read_seq, agent_read_seq) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"};
+    Statement conversation_by_id{
+        db.get(), "SELECT " SB_CONVERSATION_COLUMNS " FROM conversations WHERE id = ?"};
+    Statement update_conversation{
+        db.get(),
+        "UPDATE conversations SET state = ?, agent_id = ?, agent_name = ?, assigned = ?, "
+        "closed = ?, visitor_read_seq = ?, agent_read_seq = ? WHERE id = ?"};
+    Statement conversations_of_visitor{db.get(), "SELECT " SB_CONVERSATION_COLUMNS
+                                                 " FROM conversations WHERE visitor_id = ? "
+                                                 "ORDER BY created DESC, id"};
+    Statement open_conversations{db.get(), "SELECT " SB_CONVERSATION_COLUMNS
+                                           " FROM conversations WHERE state <> 'closed' "
+                                           "ORDER BY created, id"};
+
+    // The `client_id <> ''` term repeats the partial index's WHERE so SQLite can use it.
+    Statement message_by_client_id{db.get(), "SELECT " SB_MESSAGE_COLUMNS
+                                             " FROM messages WHERE conv = ? AND author_id = ? "
+                                             "AND client_id = ? AND client_id <> ''"};
+    Statement next_seq{db.get(),
+                       "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? "
+                       "RETURNING last_seq"};
+    Statement insert_message{
+        db.get(), "INSERT INTO messages (" SB_MESSAGE_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"};
+    Statement messages_after{db.get(),
+                             "SELECT " SB_MESSAGE_COLUMNS
+                             " FROM messages WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?"};
+};
+
+SqliteStore::SqliteStore(const std::string& path, Durability durability)
+    : impl_(std::make_unique<Impl>(path, durability)) {}
+
+// Closing the connection rolls back a batch still open.
+SqliteStore::~SqliteStore() = default;
+
+// ---- batches ---------------------------------------------------------------
+
+void SqliteStore::begin_batch() {
+    Impl& s = *impl_;
+    if (s.in_batch) throw StoreError("sqlite: begin_batch() while a batch is open");
+    Query(s.begin).run();
+    s.in_batch = true;
+}
+
+void SqliteStore::commit_batch() {
+    Impl& s = *impl_;
+    if (!s.in_batch) throw StoreError("sqlite: commit_batch() without an open batch");
+    try {
+        s.check_batch();
+        Query(s.commit).run();
+    } catch (const StoreError&) {
+        // A failed COMMIT may leave the transaction open (to be rolled back) or gone.
+        s.in_batch = sqlite3_get_autocommit(s.db.get()) == 0;
+        throw;
+    }
+    s.in_batch = false;
+}
+
+void SqliteStore::rollback_batch() {
+    Impl& s = *impl_;
+    if (!s.in_batch) return;
+    if (sqlite3_get_autocommit(s.db.get()) != 0) {  // SQLite already rolled it back
+        s.in_batch = false;
+        return;
+    }
+    try {
+        Query(s.rollback).run();
+    } catch (const StoreError&) {
+        s.in_batch = sqlite3_get_autocommit(s.db.get()) == 0;
+        throw;
+    }
+    s.in_batch = false;
+}
+
+bool SqliteStore::in_batch() const {
+    return impl_->in_batch;
+}
+
+// ---- visitors --------------------------------------------------------------
+
+void SqliteStore::create_visitor(const Visitor& v) {
+    impl_->check_batch();
+    Query q(impl_->insert_visitor);
+    q.bind(v.id).bind(v.token_hash).bind(v.name).bind(v.email).bind(v.created).run();
+}
+
+std::optional<Visitor> SqliteStore::visitor(std::string_view id) {
+    impl_->check_batch();
+    Query q(impl_->visitor_by_id);
+    q.bind(id);
+    if (!q.step()) return std::nullopt;
+    return read_visitor(q);
+}
+
+std::optional<Visitor> SqliteStore::visitor_by_token_hash(std::string_view token_hash) {
+    impl_->check_batch();
+    Query q(impl_->visitor_by_token);
+    q.bind(token_hash);
+    if (!q.step()) return std::nullopt;
+    return read_visitor(q);
+}
+
+// ---- conversations ---------------------------------------------------------
+
+void SqliteStore::create_conversation(const Conversation& c) {
+    impl_->check_batch();
+    Query q(impl_->insert_conversation);
+    q.bind(c.id)
+        .bind(c.visitor_id)
+        .bind(c.visitor_name)
+        .bind(c.agent_id)
+        .bind(c.agent_name)
+        .bind(proto::to_string(c.state))
+        .bind(c.created)
+        .bind(c.assigned)
+        .bind(c.closed)
+        .bind(c.visitor_read_seq)
+        .bind(c.agent_read_seq)
+        .run();
+}
+
+std::optional<Conversation> SqliteStore::conversation(std::string_view id) {
+    impl_->check_batch();
+    Query q(impl_->conversation_by_id);
+    q.bind(id);
+    if (!q.step()) return std::nullopt;
+    return read_conversation(q);
+}
+
+void SqliteStore::update_conversation(const Conversation& c) {
+    Impl& s = *impl_;
+    s.check_batch();
+    Query q(s.update_conversation);
+    q.bind(proto::to_string(c.state))
+        .bind(c.agent_id)
+        .bind(c.agent_name)
+        .bind(c.assigned)
+        .bind(c.closed)
+        .bind(c.visitor_read_seq)
+        .bind(c.agent_read_seq)
+        .bind(c.id)
+        .run();
+    if (sqlite3_changes(s.db.get()) == 0)
+        throw StoreError("sqlite: update of unknown conversation '" + c.id + "'");
+}
+
+std::vector<Conversation> SqliteStore::conversations_of_visitor(std::string_view visitor_id) {
+    impl_->check_batch();
+    Query q(impl_->conversations_of_visitor);
+    q.bind(visitor_id);
+    std::vector<Conversation> out;
+    while (q.step()) out.push_back(read_conversation(q));
+    return out;
+}
+
+std::vector<Conversation> SqliteStore::open_conversations() {
+    impl_->check_batch();
+    Query q(impl_->open_conversations);
+    std::vector<Conversation> out;
+    while (q.step()) out.push_back(read_conversation(q));
+    return out;
+}
+
+// ---- messages --------------------------------------------------------------
+
+AppendOutcome SqliteStore::append(const NewMessage& m) {
+    Impl& s = *impl_;
+    return s.atomically([&] {
+        if (!m.client_id.empty()) {
+            Query q(s.message_by_client_id);
+            q.bind(m.conv).bind(m.author_id).bind(m.client_id);
+            if (q.step()) return AppendOutcome{read_message(q), true};
+        }
+        std::uint64_t seq = 0;
+        {
+            Query q(s.next_seq);
+            q.bind(m.conv);
+            if (!q.step())
+                throw StoreError("sqlite: append to unknown conversation '" + m.conv + "'");
+            seq = q.uint64(0);
+            q.run();
+        }
+        StoredMessage stored{m.conv,        seq,         m.from, m.author_id,
+                             m.author_name, m.client_id, m.text, m.ts};
+        Query q(s.insert_message);
+        q.bind(stored.conv)
+            .bind(stored.seq)
+            .bind(proto::to_string(stored.from))
+            .bind(stored.author_id)
+            .bind(stored.author_name)
+            .bind(stored.client_id)
+            .bind(stored.text)
+            .bind(stored.ts)
+            .run();
+        return AppendOutcome{std::move(stored), false};
+    });
+}
+
+std::vector<StoredMessage> SqliteStore::messages_after(std::string_view conv,
+                                                       std::uint64_t after_seq, std::size_t limit) {
+    impl_->check_batch();
+    Query q(impl_->messages_after);
+    q.bind(conv).bind(after_seq).bind(std::uint64_t{limit});
+    std::vector<StoredMessage> out;
+    while (q.step()) out.push_back(read_message(q));
+    return out;
+}
+
+#undef SB_VISITOR_COLUMNS
+#undef SB_CONVERSATION_COLUMNS
+#undef SB_MESSAGE_COLUMNS
+
+}  // namespace sb::store

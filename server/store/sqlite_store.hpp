@@ -1,0 +1,76 @@
+// SqliteStore: the embedded Store. One SQLite database file in WAL mode, or
+// ":memory:" for tests. One connection, used by one thread at a time (the
+// event-loop thread that runs the core).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/store.hpp"
+
+namespace sb::store {
+
+// How far a commit goes before it returns.
+//
+// normal: PRAGMA synchronous=NORMAL. In WAL mode a commit write()s its pages to
+//   the -wal file but does not fsync it; fsync happens at checkpoints. Once
+//   write() has returned, the data sits in the kernel's page cache, which
+//   outlives the process: a committed (acked) message survives SIGKILL, a crash
+//   or the OOM killer. An OS crash or power loss can lose the last commits
+//   since the previous checkpoint; the database stays consistent either way.
+// full: PRAGMA synchronous=FULL. The WAL is fsynced at every commit, so a
+//   commit also survives power loss and kernel panics, at the price of one
+//   fsync per commit (one per event-loop turn, thanks to batching).
+enum class Durability { normal, full };
+
+class SqliteStore final : public core::Store {
+  public:
+    // Opens (creating if needed) the database at `path` and its schema.
+    // Throws core::StoreError carrying SQLite's message if it cannot, or if the
+    // file's schema is newer than this build knows.
+    explicit SqliteStore(const std::string& path, Durability durability = Durability::normal);
+    ~SqliteStore() override;  // an open batch is rolled back
+
+    SqliteStore(const SqliteStore&) = delete;
+    SqliteStore& operator=(const SqliteStore&) = delete;
+
+    // begin_batch() while a batch is open and commit_batch() without one throw
+    // StoreError (programming errors). rollback_batch() without one does
+    // nothing, so error paths may call it unconditionally. If SQLite itself
+    // rolled the batch back after an I/O error, every call until
+    // rollback_batch() throws, and so does commit_batch().
+    void begin_batch() override;
+    void commit_batch() override;
+    void rollback_batch() override;
+    bool in_batch() const override;
+
+    void create_visitor(const core::Visitor& v) override;
+    std::optional<core::Visitor> visitor(std::string_view id) override;
+    std::optional<core::Visitor> visitor_by_token_hash(std::string_view token_hash) override;
+
+    // A new conversation starts with last_seq = 0 whatever the record says; its
+    // visitor must exist (foreign key). update_conversation() of an unknown id
+    // throws StoreError.
+    void create_conversation(const core::Conversation& c) override;
+    std::optional<core::Conversation> conversation(std::string_view id) override;
+    void update_conversation(const core::Conversation& c) override;
+    // Newest first: created descending, then id ascending.
+    std::vector<core::Conversation> conversations_of_visitor(std::string_view visitor_id) override;
+    // Oldest first: created ascending, then id ascending.
+    std::vector<core::Conversation> open_conversations() override;
+
+    // Atomic on its own: inside a batch a failed append leaves the batch as it
+    // was (a savepoint), outside one it is its own transaction.
+    core::AppendOutcome append(const core::NewMessage& m) override;
+    std::vector<core::StoredMessage> messages_after(std::string_view conv, std::uint64_t after_seq,
+                                                    std::size_t limit) override;
+
+  private:
+    struct Impl;  // the connection and its cached statements; keeps sqlite3.h out of here
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sb::store

@@ -1,0 +1,433 @@
+// decode_client: every client message, every error it can report, the limits.
+#include <doctest/doctest.h>
+
+#include <random>
+#include <string>
+
+#include <switchboard/protocol.hpp>
+
+using namespace sb::proto;
+
+namespace {
+
+template <class T>
+T decode_ok(std::string_view frame, const Limits& limits = {}) {
+    CAPTURE(frame);
+    const auto r = decode_client(frame, limits);
+    if (const auto* e = std::get_if<DecodeError>(&r)) {
+        FAIL("unexpected error " << to_string(e->code) << " field=" << e->field << ": "
+                                 << e->detail);
+    }
+    const auto& m = std::get<ClientMessage>(r);
+    REQUIRE(std::holds_alternative<T>(m));
+    return std::get<T>(m);
+}
+
+DecodeError decode_err(std::string_view frame, const Limits& limits = {}) {
+    CAPTURE(frame);
+    const auto r = decode_client(frame, limits);
+    REQUIRE(std::holds_alternative<DecodeError>(r));
+    return std::get<DecodeError>(r);
+}
+
+void expect_error(std::string_view frame, ErrorCode code, std::string_view field,
+                  const Limits& limits = {}) {
+    const auto e = decode_err(frame, limits);
+    CAPTURE(frame);
+    CAPTURE(e.detail);
+    CHECK(to_string(e.code) == to_string(code));
+    CHECK(e.field == field);
+    CHECK_FALSE(e.detail.empty());
+}
+
+// A JSON string literal of n copies of c (c must need no escaping).
+std::string repeat(std::size_t n, char c = 'a') {
+    return std::string(n, c);
+}
+
+}  // namespace
+
+// ---- happy paths --------------------------------------------------------------
+
+TEST_CASE("hello: visitor and agent, optional fields and defaults") {
+    auto h = decode_ok<Hello>(R"({"type":"hello","version":1,"role":"visitor"})");
+    CHECK(h.version == 1);
+    CHECK(h.role == Role::visitor);
+    CHECK(h.token.empty());
+    CHECK(h.name.empty());
+    CHECK(h.email.empty());
+
+    h = decode_ok<Hello>(
+        R"({"type":"hello","version":1,"role":"visitor","token":"rt_abc","name":"Ayşe Yılmaz","email":"a@example.com"})");
+    CHECK(h.token == "rt_abc");
+    CHECK(h.name == "Ayşe Yılmaz");
+    CHECK(h.email == "a@example.com");
+
+    h = decode_ok<Hello>(R"({"role":"agent","token":"tok.1","version":1,"type":"hello"})");
+    CHECK(h.role == Role::agent);
+    CHECK(h.token == "tok.1");
+
+    // Empty optional strings are the same as absent ones.
+    h = decode_ok<Hello>(R"({"type":"hello","version":1,"role":"visitor","token":"","name":""})");
+    CHECK(h.token.empty());
+}
+
+TEST_CASE("start: both fields optional") {
+    auto s = decode_ok<Start>(R"({"type":"start"})");
+    CHECK(s.client_id.empty());
+    CHECK(s.text.empty());
+    s = decode_ok<Start>(
+        R"({"type":"start","client_id":"c-1","text":"Merhaba, siparişim nerede?"})");
+    CHECK(s.client_id == "c-1");
+    CHECK(s.text == "Merhaba, siparişim nerede?");
+    s = decode_ok<Start>(R"({"type":"start","text":""})");
+    CHECK(s.text.empty());
+}
+
+TEST_CASE("message: all fields") {
+    const auto m = decode_ok<SendMessage>(
+        R"({"type":"message","conv":"cv_01H:x.y-z","client_id":"m-42","text":"नमस्ते 😀\n\"quoted\""})");
+    CHECK(m.conv == "cv_01H:x.y-z");
+    CHECK(m.client_id == "m-42");
+    CHECK(m.text == "नमस्ते 😀\n\"quoted\"");
+    // Escaped code points, including a surrogate pair, decode to UTF-8.
+    const auto e = decode_ok<SendMessage>(
+        R"({"type":"message","conv":"c","client_id":"m","text":"\u0130\ud83d\ude00"})");
+    CHECK(e.text == "İ😀");
+    // Whitespace-only text is non-empty.
+    CHECK(decode_ok<SendMessage>(R"({"type":"message","conv":"c","client_id":"m","text":" "})")
+              .text == " ");
+}
+
+TEST_CASE("typing: on and off") {
+    auto t = decode_ok<Typing>(R"({"type":"typing","conv":"c1","on":true})");
+    CHECK(t.conv == "c1");
+    CHECK(t.on);
+    t = decode_ok<Typing>(R"({"type":"typing","conv":"c1","on":false})");
+    CHECK_FALSE(t.on);
+}
+
+TEST_CASE("receipt: delivered and read") {
+    auto r = decode_ok<Receipt>(R"({"type":"receipt","conv":"c1","kind":"delivered","seq":12})");
+    CHECK(r.conv == "c1");
+    CHECK(r.kind == ReceiptKind::delivered);
+    CHECK(r.seq == 12);
+    r = decode_ok<Receipt>(R"({"type":"receipt","conv":"c1","kind":"read","seq":0})");
+    CHECK(r.kind == ReceiptKind::read);
+    CHECK(r.seq == 0);
+    r = decode_ok<Receipt>(
+        R"({"type":"receipt","conv":"c1","kind":"read","seq":18446744073709551615})");
+    CHECK(r.seq == UINT64_MAX);
+    r = decode_ok<Receipt>(R"({"type":"receipt","conv":"c1","kind":"read","seq":-0})");
+    CHECK(r.seq == 0);
+}
+
+TEST_CASE("resume: after defaults to 0") {
+    auto r = decode_ok<Resume>(R"({"type":"resume","conv":"c1"})");
+    CHECK(r.conv == "c1");
+    CHECK(r.after == 0);
+    r = decode_ok<Resume>(R"({"type":"resume","conv":"c1","after":77})");
+    CHECK(r.after == 77);
+}
+
+TEST_CASE("take and close") {
+    decode_ok<Take>(R"({"type":"take"})");
+    CHECK(decode_ok<Close>(R"({"type":"close","conv":"c9"})").conv == "c9");
+}
+
+TEST_CASE("unknown extra fields are ignored, whitespace is allowed") {
+    decode_ok<Take>(R"({"type":"take","conv":5,"extra":{"deep":[1,2,{"x":null}]}})");
+    const auto m = decode_ok<SendMessage>(
+        " \n{ \"type\" : \"message\" , "
+        "\"conv\":\"c\",\"client_id\":\"m\",\"text\":\"hi\",\"v\":2}\t");
+    CHECK(m.text == "hi");
+}
+
+// ---- errors -------------------------------------------------------------------
+
+TEST_CASE("bad_json: not JSON or not an object") {
+    for (const char* frame :
+         {"", "   ", "not json", "{", R"({"type":"take")", R"({"type":"take"}x)",
+          R"({"type":"take"}{"type":"take"})", "[]", R"([{"type":"take"}])", R"("hello")", "42",
+          "null", "true", R"({'type':'take'})", R"({"type":"take",})", R"({"type":"\ud800"})",
+          R"({"type":"message","conv":"c","client_id":"m","text":"\udc00"})",
+          R"({"type":"receipt","conv":"c","kind":"read","seq":1e400})"}) {
+        expect_error(frame, ErrorCode::bad_json, "");
+    }
+}
+
+TEST_CASE("bad_json: deep nesting is rejected without recursion trouble") {
+    const std::string deep = std::string(30000, '[') + std::string(30000, ']');
+    expect_error(deep, ErrorCode::bad_json, "");
+    // Deep but ignored inside an object: still decodes.
+    const std::string inner = std::string(20000, '[') + std::string(20000, ']');
+    decode_ok<Take>(R"({"type":"take","x":)" + inner + "}");
+}
+
+TEST_CASE("type: missing, wrong JSON type, unknown") {
+    expect_error("{}", ErrorCode::missing_field, "type");
+    expect_error(R"({"Type":"take"})", ErrorCode::missing_field, "type");
+    expect_error(R"({"type":1})", ErrorCode::bad_field, "type");
+    expect_error(R"({"type":null})", ErrorCode::bad_field, "type");
+    expect_error(R"({"type":["take"]})", ErrorCode::bad_field, "type");
+    expect_error(R"({"type":"shout"})", ErrorCode::unknown_type, "type");
+    expect_error(R"({"type":""})", ErrorCode::unknown_type, "type");
+    expect_error(R"({"type":"Take"})", ErrorCode::unknown_type, "type");
+    expect_error(R"({"type":"welcome"})", ErrorCode::unknown_type, "type");  // server-only
+}
+
+TEST_CASE("hello errors") {
+    expect_error(R"({"type":"hello","role":"visitor"})", ErrorCode::missing_field, "version");
+    expect_error(R"({"type":"hello","version":1})", ErrorCode::missing_field, "role");
+    expect_error(R"({"type":"hello","version":"1","role":"visitor"})", ErrorCode::bad_field,
+                 "version");
+    expect_error(R"({"type":"hello","version":1.0,"role":"visitor"})", ErrorCode::bad_field,
+                 "version");
+    expect_error(R"({"type":"hello","version":true,"role":"visitor"})", ErrorCode::bad_field,
+                 "version");
+    expect_error(R"({"type":"hello","version":2,"role":"visitor"})", ErrorCode::unsupported_version,
+                 "version");
+    expect_error(R"({"type":"hello","version":0,"role":"visitor"})", ErrorCode::unsupported_version,
+                 "version");
+    expect_error(R"({"type":"hello","version":-1,"role":"visitor"})",
+                 ErrorCode::unsupported_version, "version");
+    expect_error(R"({"type":"hello","version":1,"role":"admin"})", ErrorCode::bad_field, "role");
+    expect_error(R"({"type":"hello","version":1,"role":"Agent"})", ErrorCode::bad_field, "role");
+    expect_error(R"({"type":"hello","version":1,"role":0})", ErrorCode::bad_field, "role");
+    expect_error(R"({"type":"hello","version":1,"role":"visitor","token":5})", ErrorCode::bad_field,
+                 "token");
+    expect_error(R"({"type":"hello","version":1,"role":"visitor","token":null})",
+                 ErrorCode::bad_field, "token");
+    expect_error(R"({"type":"hello","version":1,"role":"visitor","name":["x"]})",
+                 ErrorCode::bad_field, "name");
+    expect_error(R"({"type":"hello","version":1,"role":"visitor","email":{}})",
+                 ErrorCode::bad_field, "email");
+}
+
+TEST_CASE("start errors") {
+    expect_error(R"({"type":"start","client_id":""})", ErrorCode::bad_field, "client_id");
+    expect_error(R"({"type":"start","client_id":"a b"})", ErrorCode::bad_field, "client_id");
+    expect_error(R"({"type":"start","client_id":7})", ErrorCode::bad_field, "client_id");
+    expect_error(R"({"type":"start","text":1})", ErrorCode::bad_field, "text");
+    expect_error(R"({"type":"start","text":null})", ErrorCode::bad_field, "text");
+}
+
+TEST_CASE("message errors, the first failing field in wire order wins") {
+    expect_error(R"({"type":"message"})", ErrorCode::missing_field, "conv");
+    expect_error(R"({"type":"message","client_id":"m","text":"x"})", ErrorCode::missing_field,
+                 "conv");
+    expect_error(R"({"type":"message","conv":"c","text":"x"})", ErrorCode::missing_field,
+                 "client_id");
+    expect_error(R"({"type":"message","conv":"c","client_id":"m"})", ErrorCode::missing_field,
+                 "text");
+    expect_error(R"({"type":"message","conv":"c","client_id":"m","text":""})", ErrorCode::bad_field,
+                 "text");
+    expect_error(R"({"type":"message","conv":"c","client_id":"m","text":42})", ErrorCode::bad_field,
+                 "text");
+    expect_error(R"({"type":"message","conv":"","client_id":"m","text":"x"})", ErrorCode::bad_field,
+                 "conv");
+    expect_error(R"({"type":"message","conv":"c","client_id":"","text":"x"})", ErrorCode::bad_field,
+                 "client_id");
+    expect_error(R"({"type":"message","conv":"../etc","client_id":"m","text":"x"})",
+                 ErrorCode::bad_field, "conv");
+    expect_error(R"({"type":"message","conv":"café","client_id":"m","text":"x"})",
+                 ErrorCode::bad_field, "conv");
+    expect_error(R"({"type":"message","conv":"c\u0000","client_id":"m","text":"x"})",
+                 ErrorCode::bad_field, "conv");
+    expect_error(R"({"type":"message","conv":1,"client_id":"m","text":"x"})", ErrorCode::bad_field,
+                 "conv");
+    expect_error(R"({"type":"message","conv":"c","client_id":{"id":1},"text":"x"})",
+                 ErrorCode::bad_field, "client_id");
+}
+
+TEST_CASE("typing errors") {
+    expect_error(R"({"type":"typing","on":true})", ErrorCode::missing_field, "conv");
+    expect_error(R"({"type":"typing","conv":"c"})", ErrorCode::missing_field, "on");
+    expect_error(R"({"type":"typing","conv":"c","on":"true"})", ErrorCode::bad_field, "on");
+    expect_error(R"({"type":"typing","conv":"c","on":1})", ErrorCode::bad_field, "on");
+    expect_error(R"({"type":"typing","conv":"c","on":null})", ErrorCode::bad_field, "on");
+}
+
+TEST_CASE("receipt errors") {
+    expect_error(R"({"type":"receipt","kind":"read","seq":1})", ErrorCode::missing_field, "conv");
+    expect_error(R"({"type":"receipt","conv":"c","seq":1})", ErrorCode::missing_field, "kind");
+    expect_error(R"({"type":"receipt","conv":"c","kind":"read"})", ErrorCode::missing_field, "seq");
+    expect_error(R"({"type":"receipt","conv":"c","kind":"seen","seq":1})", ErrorCode::bad_field,
+                 "kind");
+    expect_error(R"({"type":"receipt","conv":"c","kind":1,"seq":1})", ErrorCode::bad_field, "kind");
+    expect_error(R"({"type":"receipt","conv":"c","kind":"read","seq":-1})", ErrorCode::bad_field,
+                 "seq");
+    expect_error(R"({"type":"receipt","conv":"c","kind":"read","seq":1.5})", ErrorCode::bad_field,
+                 "seq");
+    expect_error(R"({"type":"receipt","conv":"c","kind":"read","seq":2.0})", ErrorCode::bad_field,
+                 "seq");
+    expect_error(R"({"type":"receipt","conv":"c","kind":"read","seq":"3"})", ErrorCode::bad_field,
+                 "seq");
+    // Beyond uint64: nlohmann reads it as a float.
+    expect_error(R"({"type":"receipt","conv":"c","kind":"read","seq":18446744073709551616})",
+                 ErrorCode::bad_field, "seq");
+}
+
+TEST_CASE("resume and close errors") {
+    expect_error(R"({"type":"resume"})", ErrorCode::missing_field, "conv");
+    expect_error(R"({"type":"resume","after":3})", ErrorCode::missing_field, "conv");
+    expect_error(R"({"type":"resume","conv":"c","after":-1})", ErrorCode::bad_field, "after");
+    expect_error(R"({"type":"resume","conv":"c","after":"0"})", ErrorCode::bad_field, "after");
+    expect_error(R"({"type":"resume","conv":"c","after":null})", ErrorCode::bad_field, "after");
+    expect_error(R"({"type":"close"})", ErrorCode::missing_field, "conv");
+    expect_error(R"({"type":"close","conv":5})", ErrorCode::bad_field, "conv");
+    expect_error(R"({"type":"close","conv":"a b"})", ErrorCode::bad_field, "conv");
+}
+
+TEST_CASE("bad_utf8: ill-formed bytes anywhere in the frame") {
+    for (const char* bad : {"\xC0\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82", "\xFF"}) {
+        const std::string frame =
+            std::string(R"({"type":"message","conv":"c","client_id":"m","text":"x)") + bad + "\"}";
+        expect_error(frame, ErrorCode::bad_utf8, "");
+    }
+    expect_error("{\"type\":\"hello\",\"version\":1,\"role\":\"visitor\",\"name\":\"\xC3\"}",
+                 ErrorCode::bad_utf8, "");
+}
+
+TEST_CASE("limits: each string at exactly its limit passes, one byte more is too_long") {
+    const Limits l;
+    const auto hello = [](std::string_view field, const std::string& v) {
+        return std::string(R"({"type":"hello","version":1,"role":"visitor",")") +
+               std::string(field) + R"(":")" + v + "\"}";
+    };
+    for (const auto& [field, max] :
+         {std::pair<std::string_view, std::size_t>{"token", l.max_token_bytes},
+          {"name", l.max_name_bytes},
+          {"email", l.max_name_bytes}}) {
+        CAPTURE(field);
+        decode_ok<Hello>(hello(field, repeat(max)));
+        expect_error(hello(field, repeat(max + 1)), ErrorCode::too_long, field);
+    }
+
+    const auto message = [](const std::string& conv, const std::string& cid,
+                            const std::string& text) {
+        return R"({"type":"message","conv":")" + conv + R"(","client_id":")" + cid +
+               R"(","text":")" + text + "\"}";
+    };
+    CHECK(decode_ok<SendMessage>(message(repeat(64), "m", "x")).conv.size() == 64);
+    expect_error(message(repeat(65), "m", "x"), ErrorCode::too_long, "conv");
+    CHECK(decode_ok<SendMessage>(message("c", repeat(64), "x")).client_id.size() == 64);
+    expect_error(message("c", repeat(65), "x"), ErrorCode::too_long, "client_id");
+    CHECK(decode_ok<SendMessage>(message("c", "m", repeat(16384))).text.size() == 16384);
+    expect_error(message("c", "m", repeat(16385)), ErrorCode::too_long, "text");
+    expect_error(R"({"type":"start","text":")" + repeat(16385) + "\"}", ErrorCode::too_long,
+                 "text");
+    expect_error(R"({"type":"resume","conv":")" + repeat(65) + "\"}", ErrorCode::too_long, "conv");
+}
+
+TEST_CASE("limits: text is measured in UTF-8 bytes, after unescaping") {
+    // "न" is 3 bytes: 5461 of them = 16383 bytes, one more = 16386.
+    std::string ok, over;
+    for (int i = 0; i < 5461; ++i) ok += "न";
+    over = ok + "न";
+    const auto frame = [](const std::string& text) {
+        return R"({"type":"message","conv":"c","client_id":"m","text":")" + text + "\"}";
+    };
+    CHECK(decode_ok<SendMessage>(frame(ok)).text.size() == 16383);
+    expect_error(frame(over), ErrorCode::too_long, "text");
+    // 16384 escaped newlines are 16384 bytes of text (the frame is twice that).
+    std::string escaped;
+    for (int i = 0; i < 16384; ++i) escaped += "\\n";
+    CHECK(decode_ok<SendMessage>(frame(escaped)).text.size() == 16384);
+    expect_error(frame(escaped + "\\n"), ErrorCode::too_long, "text");
+}
+
+TEST_CASE("limits: the frame is checked first, at exactly max_frame_bytes") {
+    const Limits l;
+    const std::string head = R"({"type":"take","pad":")";
+    std::string frame = head + repeat(l.max_frame_bytes - head.size() - 2) + "\"}";
+    REQUIRE(frame.size() == l.max_frame_bytes);
+    decode_ok<Take>(frame);
+    frame.insert(head.size(), "a");
+    expect_error(frame, ErrorCode::too_long, "");
+    // Oversized garbage is too_long, not bad_json: size comes before parsing.
+    expect_error(repeat(l.max_frame_bytes + 1, '{'), ErrorCode::too_long, "");
+}
+
+TEST_CASE("limits: custom Limits are honoured") {
+    Limits l;
+    l.max_frame_bytes = 100;
+    l.max_text_bytes = 5;
+    l.max_id_bytes = 3;
+    l.max_token_bytes = 4;
+    l.max_name_bytes = 2;
+    decode_ok<SendMessage>(R"({"type":"message","conv":"abc","client_id":"xyz","text":"12345"})",
+                           l);
+    expect_error(R"({"type":"message","conv":"abcd","client_id":"x","text":"1"})",
+                 ErrorCode::too_long, "conv", l);
+    expect_error(R"({"type":"message","conv":"a","client_id":"x","text":"123456"})",
+                 ErrorCode::too_long, "text", l);
+    expect_error(R"({"type":"hello","version":1,"role":"agent","token":"12345"})",
+                 ErrorCode::too_long, "token", l);
+    expect_error(R"({"type":"hello","version":1,"role":"visitor","name":"abc"})",
+                 ErrorCode::too_long, "name", l);
+    expect_error(R"({"type":"take","pad":")" + repeat(100) + "\"}", ErrorCode::too_long, "", l);
+}
+
+TEST_CASE("errors echo conv and client_id when they are valid ids") {
+    auto e = decode_err(R"({"type":"message","conv":"c7","client_id":"m-9","text":""})");
+    CHECK(e.conv == "c7");
+    CHECK(e.client_id == "m-9");
+    e = decode_err(R"({"type":"message","conv":"c7","client_id":"m 9","text":"x"})");
+    CHECK(e.conv == "c7");
+    CHECK(e.client_id.empty());
+    e = decode_err(R"({"type":"start","client_id":"s1","text":5})");
+    CHECK(e.client_id == "s1");
+    CHECK(e.conv.empty());
+    e = decode_err(R"({"type":"message","conv":")" + repeat(65) +
+                   R"(","client_id":"m","text":"x"})");
+    CHECK(e.conv.empty());
+    CHECK(e.client_id == "m");
+
+    const auto ev = to_error_event(e);
+    CHECK(ev.code == ErrorCode::too_long);
+    CHECK(ev.message == e.detail);
+    CHECK(ev.client_id == "m");
+    CHECK(ev.conv.empty());
+}
+
+TEST_CASE("duplicate keys: the last one wins") {
+    CHECK(decode_ok<Close>(R"({"type":"close","conv":"a","conv":"b"})").conv == "b");
+}
+
+TEST_CASE("decode_client never throws on mutated and random frames") {
+    const std::string seeds[] = {
+        R"({"type":"hello","version":1,"role":"visitor","token":"t","name":"Ayşe","email":"e"})",
+        R"({"type":"message","conv":"c1","client_id":"m1","text":"नमस्ते 😀"})",
+        R"({"type":"receipt","conv":"c1","kind":"read","seq":12})",
+        R"({"type":"resume","conv":"c1","after":3})",
+        R"({"type":"typing","conv":"c1","on":true})",
+    };
+    std::mt19937 rng(12345);
+    std::uniform_int_distribution<int> byte(0, 255);
+    Limits small;
+    small.max_frame_bytes = 90;
+    small.max_text_bytes = 8;
+    int decoded = 0;
+    for (int i = 0; i < 20000; ++i) {
+        std::string f = seeds[static_cast<std::size_t>(i) % std::size(seeds)];
+        const int edits = 1 + i % 4;
+        for (int k = 0; k < edits; ++k) {
+            const auto pos = static_cast<std::size_t>(rng()) % (f.size() + 1);
+            switch (rng() % 3) {
+                case 0:
+                    f.insert(pos, 1, static_cast<char>(byte(rng)));
+                    break;
+                case 1:
+                    if (pos < f.size()) f.erase(pos, 1);
+                    break;
+                default:
+                    if (pos < f.size()) f[pos] = static_cast<char>(byte(rng));
+            }
+        }
+        DecodeResult r;
+        CHECK_NOTHROW(r = decode_client(f, i % 2 ? small : Limits{}));
+        if (std::holds_alternative<ClientMessage>(r)) ++decoded;
+    }
+    CHECK(decoded > 0);  // some mutations stay valid
+}

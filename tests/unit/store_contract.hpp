@@ -1,0 +1,607 @@
+// The Store contract (core/store.hpp): doctest cases every Store must pass.
+// A test file instantiates them for its store with a factory type:
+//
+//     struct SqliteMemory {
+//         static std::unique_ptr<sb::core::Store> make() {
+//             return std::make_unique<sb::store::SqliteStore>(":memory:");
+//         }
+//     };
+//     SB_STORE_CONTRACT(SqliteMemory);  // at namespace scope
+//
+// make() must return a fresh, empty store each time: doctest runs a case once
+// per SUBCASE, from the top. Cases are named "Store contract: ...<Factory>".
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/store.hpp"
+
+namespace sb::store_contract {
+
+using core::Conversation;
+using core::ConvState;
+using core::NewMessage;
+using core::Sender;
+using core::StoredMessage;
+using core::StoreError;
+using core::TimeMs;
+using core::Visitor;
+
+inline Visitor make_visitor(const std::string& id, TimeMs created = 1'700'000'000'000) {
+    return Visitor{id, "hash-" + id, "Visitor " + id, id + "@example.com", created};
+}
+
+inline Conversation make_conversation(const std::string& id, const std::string& visitor_id,
+                                      TimeMs created = 1'700'000'000'000,
+                                      ConvState state = ConvState::waiting) {
+    Conversation c;
+    c.id = id;
+    c.visitor_id = visitor_id;
+    c.visitor_name = "Visitor " + visitor_id;
+    c.state = state;
+    c.created = created;
+    return c;
+}
+
+inline NewMessage make_message(const std::string& conv, const std::string& author_id,
+                               const std::string& client_id, const std::string& text = "hi",
+                               Sender from = Sender::visitor) {
+    return NewMessage{conv, from, author_id, "Name of " + author_id, client_id, text, 1'000};
+}
+
+// Comma-joined, so a failed CHECK prints both sides readably.
+inline std::string seqs(const std::vector<StoredMessage>& ms) {
+    std::string out;
+    for (const auto& m : ms) out += (out.empty() ? "" : ",") + std::to_string(m.seq);
+    return out;
+}
+
+inline std::string ids(const std::vector<Conversation>& cs) {
+    std::string out;
+    for (const auto& c : cs) out += (out.empty() ? "" : ",") + c.id;
+    return out;
+}
+
+inline std::string name(ConvState s) {
+    return std::string(proto::to_string(s));
+}
+inline std::string name(Sender s) {
+    return std::string(proto::to_string(s));
+}
+
+inline void check_same(const Visitor& got, const Visitor& want) {
+    CHECK(got.id == want.id);
+    CHECK(got.token_hash == want.token_hash);
+    CHECK(got.name == want.name);
+    CHECK(got.email == want.email);
+    CHECK(got.created == want.created);
+}
+
+inline void check_same(const Conversation& got, const Conversation& want) {
+    CHECK(got.id == want.id);
+    CHECK(got.visitor_id == want.visitor_id);
+    CHECK(got.visitor_name == want.visitor_name);
+    CHECK(got.agent_id == want.agent_id);
+    CHECK(got.agent_name == want.agent_name);
+    CHECK(name(got.state) == name(want.state));
+    CHECK(got.created == want.created);
+    CHECK(got.assigned == want.assigned);
+    CHECK(got.closed == want.closed);
+    CHECK(got.last_seq == want.last_seq);
+    CHECK(got.visitor_read_seq == want.visitor_read_seq);
+    CHECK(got.agent_read_seq == want.agent_read_seq);
+}
+
+inline void check_same(const StoredMessage& got, const StoredMessage& want) {
+    CHECK(got.conv == want.conv);
+    CHECK(got.seq == want.seq);
+    CHECK(name(got.from) == name(want.from));
+    CHECK(got.author_id == want.author_id);
+    CHECK(got.author_name == want.author_name);
+    CHECK(got.client_id == want.client_id);
+    CHECK(got.text == want.text);
+    CHECK(got.ts == want.ts);
+}
+
+// What append() should have stored for `m` under `seq`.
+inline StoredMessage stored_as(const NewMessage& m, std::uint64_t seq) {
+    return StoredMessage{m.conv,        seq,         m.from, m.author_id,
+                         m.author_name, m.client_id, m.text, m.ts};
+}
+
+// ---- visitors ---------------------------------------------------------------
+
+TEST_CASE_TEMPLATE_DEFINE("Store contract: visitors", Factory, sb_store_contract_visitors) {
+    auto store = Factory::make();
+    const Visitor v{"v1", "0123abcd", "Asha", "asha@example.com", 1'700'000'000'123};
+    store->create_visitor(v);
+
+    SUBCASE("create then get round-trips every field") {
+        auto got = store->visitor("v1");
+        REQUIRE(got);
+        check_same(*got, v);
+    }
+    SUBCASE("found by token hash") {
+        auto got = store->visitor_by_token_hash("0123abcd");
+        REQUIRE(got);
+        check_same(*got, v);
+    }
+    SUBCASE("unknown id or token hash is nullopt") {
+        CHECK_FALSE(store->visitor("v2"));
+        CHECK_FALSE(store->visitor_by_token_hash("ffff"));
+        CHECK_FALSE(store->visitor_by_token_hash("v1"));  // an id is not a token hash
+        CHECK_FALSE(store->visitor(""));
+    }
+    SUBCASE("empty name and email round-trip") {
+        const Visitor anon{"v2", "beef", "", "", 5};
+        store->create_visitor(anon);
+        auto got = store->visitor("v2");
+        REQUIRE(got);
+        check_same(*got, anon);
+    }
+    SUBCASE("a second visitor with a taken id or token hash is refused") {
+        CHECK_THROWS_AS(store->create_visitor(Visitor{"v1", "other", "", "", 0}), StoreError);
+        CHECK_THROWS_AS(store->create_visitor(Visitor{"v2", "0123abcd", "", "", 0}), StoreError);
+        CHECK_FALSE(store->visitor("v2"));
+        auto got = store->visitor_by_token_hash("0123abcd");
+        REQUIRE(got);
+        CHECK(got->id == "v1");
+    }
+}
+
+// ---- conversations ----------------------------------------------------------
+
+TEST_CASE_TEMPLATE_DEFINE("Store contract: conversations", Factory,
+                          sb_store_contract_conversations) {
+    auto store = Factory::make();
+    store->create_visitor(make_visitor("v1"));
+    // Every field set to something other than its default (last_seq aside:
+    // a new conversation has no messages).
+    Conversation c;
+    c.id = "c1";
+    c.visitor_id = "v1";
+    c.visitor_name = "Asha";
+    c.agent_id = "a1";
+    c.agent_name = "Bo";
+    c.state = ConvState::closed;
+    c.created = 1'000;
+    c.assigned = 2'000;
+    c.closed = 3'000;
+    c.visitor_read_seq = 7;
+    c.agent_read_seq = 5;
+    store->create_conversation(c);
+
+    SUBCASE("create then get round-trips every field") {
+        auto got = store->conversation("c1");
+        REQUIRE(got);
+        check_same(*got, c);
+    }
+    SUBCASE("a new conversation starts at last_seq 0, whatever the record says") {
+        auto d = make_conversation("c2", "v1");
+        d.last_seq = 41;
+        store->create_conversation(d);
+        CHECK(store->conversation("c2")->last_seq == 0);
+        CHECK(store->append(make_message("c2", "v1", "k1")).message.seq == 1);
+    }
+    SUBCASE("update writes state, agent, assigned, closed and read seqs") {
+        store->create_conversation(make_conversation("c2", "v1", 500));
+        for (const char* k : {"k1", "k2", "k3"}) store->append(make_message("c2", "v1", k));
+        auto u = *store->conversation("c2");
+        u.state = ConvState::active;
+        u.agent_id = "a7";
+        u.agent_name = "Cem";
+        u.assigned = 600;
+        u.visitor_read_seq = 2;
+        u.agent_read_seq = 3;
+        store->update_conversation(u);
+        auto got = store->conversation("c2");
+        REQUIRE(got);
+        check_same(*got, u);
+
+        u.state = ConvState::closed;
+        u.closed = 700;
+        store->update_conversation(u);
+        got = store->conversation("c2");
+        REQUIRE(got);
+        check_same(*got, u);
+    }
+    SUBCASE("update does not write last_seq, visitor or created") {
+        store->append(make_message("c1", "v1", "k1"));
+        store->append(make_message("c1", "v1", "k2"));
+        auto u = c;
+        u.last_seq = 99;
+        u.visitor_name = "Someone else";
+        u.created = 5;
+        store->update_conversation(u);
+        auto got = store->conversation("c1");
+        REQUIRE(got);
+        CHECK(got->last_seq == 2);
+        CHECK(got->visitor_id == "v1");
+        CHECK(got->visitor_name == "Asha");
+        CHECK(got->created == 1'000);
+
+        u.last_seq = 0;  // a stale copy cannot move it back either
+        store->update_conversation(u);
+        CHECK(store->conversation("c1")->last_seq == 2);
+        CHECK(store->append(make_message("c1", "v1", "k3")).message.seq == 3);
+    }
+    SUBCASE("unknown id is nullopt; updating it throws") {
+        CHECK_FALSE(store->conversation("c2"));
+        CHECK_THROWS_AS(store->update_conversation(make_conversation("c2", "v1")), StoreError);
+        CHECK_FALSE(store->conversation("c2"));
+    }
+    SUBCASE("a second conversation with a taken id is refused") {
+        CHECK_THROWS_AS(store->create_conversation(make_conversation("c1", "v1")), StoreError);
+        auto got = store->conversation("c1");
+        REQUIRE(got);
+        check_same(*got, c);
+    }
+}
+
+// ---- append -------------------------------------------------------------------
+
+TEST_CASE_TEMPLATE_DEFINE("Store contract: append numbers each conversation 1, 2, 3", Factory,
+                          sb_store_contract_append) {
+    auto store = Factory::make();
+    store->create_visitor(make_visitor("v1"));
+    store->create_conversation(make_conversation("c1", "v1"));
+    store->create_conversation(make_conversation("c2", "v1"));
+
+    std::vector<StoredMessage> want1, want2;
+    const Sender senders[] = {Sender::visitor, Sender::agent, Sender::bot};
+    for (std::uint64_t i = 1; i <= 3; ++i) {
+        auto m1 = make_message("c1", "v1", "c1-" + std::to_string(i), "one " + std::to_string(i),
+                               senders[i - 1]);
+        m1.ts = static_cast<TimeMs>(100 + i);
+        auto m2 = make_message("c2", "v1", "c2-" + std::to_string(i), "two " + std::to_string(i));
+        auto a = store->append(m1);
+        auto b = store->append(m2);
+        CHECK_FALSE(a.duplicate);
+        CHECK_FALSE(b.duplicate);
+        check_same(a.message, stored_as(m1, i));
+        check_same(b.message, stored_as(m2, i));
+        want1.push_back(stored_as(m1, i));
+        want2.push_back(stored_as(m2, i));
+    }
+    auto sys = make_message("c2", "system", "", "conversation assigned", Sender::system);
+    check_same(store->append(sys).message, stored_as(sys, 4));
+    want2.push_back(stored_as(sys, 4));
+
+    CHECK(store->conversation("c1")->last_seq == 3);
+    CHECK(store->conversation("c2")->last_seq == 4);
+    auto got1 = store->messages_after("c1", 0, 100);
+    auto got2 = store->messages_after("c2", 0, 100);
+    REQUIRE(got1.size() == want1.size());
+    REQUIRE(got2.size() == want2.size());
+    for (std::size_t i = 0; i < want1.size(); ++i) check_same(got1[i], want1[i]);
+    for (std::size_t i = 0; i < want2.size(); ++i) check_same(got2[i], want2[i]);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("Store contract: append de-duplicates by (conv, author, client_id)",
+                          Factory, sb_store_contract_dedup) {
+    auto store = Factory::make();
+    store->create_visitor(make_visitor("v1"));
+    store->create_conversation(make_conversation("c1", "v1"));
+    store->create_conversation(make_conversation("c2", "v1"));
+    const auto original = make_message("c1", "v1", "k1", "hello");
+    const auto first = store->append(original);
+    REQUIRE(first.message.seq == 1);
+
+    SUBCASE("the same client_id from the same author returns the stored message") {
+        auto resend = original;
+        resend.text = "hello (edited before the resend)";
+        resend.ts = 9'999;
+        auto again = store->append(resend);
+        CHECK(again.duplicate);
+        check_same(again.message, first.message);
+        CHECK(store->messages_after("c1", 0, 100).size() == 1);
+        CHECK(store->conversation("c1")->last_seq == 1);
+        CHECK(store->append(make_message("c1", "v1", "k2")).message.seq == 2);
+    }
+    SUBCASE("the same client_id from another author is a new message") {
+        auto other = make_message("c1", "a1", "k1", "agent says hi", Sender::agent);
+        auto out = store->append(other);
+        CHECK_FALSE(out.duplicate);
+        CHECK(out.message.seq == 2);
+        CHECK(seqs(store->messages_after("c1", 0, 100)) == "1,2");
+        auto again = store->append(other);
+        CHECK(again.duplicate);
+        CHECK(again.message.seq == 2);
+        CHECK(again.message.author_id == "a1");
+    }
+    SUBCASE("the same client_id in another conversation is a new message") {
+        auto out = store->append(make_message("c2", "v1", "k1"));
+        CHECK_FALSE(out.duplicate);
+        CHECK(out.message.seq == 1);
+        CHECK(store->messages_after("c2", 0, 100).size() == 1);
+    }
+    SUBCASE("an empty client_id never de-duplicates") {
+        auto sys = make_message("c1", "system", "", "agent joined", Sender::system);
+        auto a = store->append(sys);
+        auto b = store->append(sys);
+        CHECK_FALSE(a.duplicate);
+        CHECK_FALSE(b.duplicate);
+        CHECK(a.message.seq == 2);
+        CHECK(b.message.seq == 3);
+        CHECK(seqs(store->messages_after("c1", 0, 100)) == "1,2,3");
+    }
+    SUBCASE("client_ids compare byte for byte") {
+        for (const char* k : {"K1", "k1 ", "ı", "i", "I", "İ"})
+            CHECK_FALSE(store->append(make_message("c1", "v1", k)).duplicate);
+        CHECK(store->conversation("c1")->last_seq == 7);
+    }
+    SUBCASE("inside a batch, against the batch's own writes and earlier ones") {
+        store->begin_batch();
+        auto a = store->append(make_message("c1", "v1", "k2"));
+        auto b = store->append(make_message("c1", "v1", "k2"));
+        auto c = store->append(original);
+        store->commit_batch();
+        CHECK_FALSE(a.duplicate);
+        CHECK(b.duplicate);
+        CHECK(b.message.seq == a.message.seq);
+        CHECK(c.duplicate);
+        CHECK(c.message.seq == 1);
+        CHECK(seqs(store->messages_after("c1", 0, 100)) == "1,2");
+    }
+}
+
+TEST_CASE_TEMPLATE_DEFINE("Store contract: append to an unknown conversation throws", Factory,
+                          sb_store_contract_unknown_conv) {
+    auto store = Factory::make();
+    store->create_visitor(make_visitor("v1"));
+    store->create_conversation(make_conversation("c1", "v1"));
+
+    SUBCASE("outside a batch") {
+        CHECK_THROWS_AS(store->append(make_message("nope", "v1", "k1")), StoreError);
+        CHECK_THROWS_AS(store->append(make_message("nope", "v1", "")), StoreError);
+        CHECK(store->messages_after("nope", 0, 100).empty());
+        CHECK_FALSE(store->conversation("nope"));
+    }
+    SUBCASE("inside a batch, which stays usable and loses nothing") {
+        store->begin_batch();
+        CHECK(store->append(make_message("c1", "v1", "k1")).message.seq == 1);
+        CHECK_THROWS_AS(store->append(make_message("nope", "v1", "k1")), StoreError);
+        CHECK(store->in_batch());
+        CHECK(store->append(make_message("c1", "v1", "k2")).message.seq == 2);
+        store->commit_batch();
+        CHECK(seqs(store->messages_after("c1", 0, 100)) == "1,2");
+        CHECK(store->conversation("c1")->last_seq == 2);
+        CHECK_FALSE(store->conversation("nope"));
+    }
+}
+
+// ---- reads ----------------------------------------------------------------------
+
+TEST_CASE_TEMPLATE_DEFINE("Store contract: messages_after", Factory,
+                          sb_store_contract_messages_after) {
+    auto store = Factory::make();
+    store->create_visitor(make_visitor("v1"));
+    store->create_conversation(make_conversation("c1", "v1"));
+    store->create_conversation(make_conversation("c2", "v1"));
+    for (int i = 1; i <= 5; ++i) store->append(make_message("c1", "v1", "k" + std::to_string(i)));
+    store->append(make_message("c2", "v1", "k1"));
+
+    CHECK(seqs(store->messages_after("c1", 0, 100)) == "1,2,3,4,5");
+    CHECK(seqs(store->messages_after("c1", 2, 100)) == "3,4,5");
+    CHECK(seqs(store->messages_after("c1", 0, 2)) == "1,2");
+    CHECK(seqs(store->messages_after("c1", 2, 2)) == "3,4");
+    CHECK(seqs(store->messages_after("c1", 4, 2)) == "5");
+    CHECK(store->messages_after("c1", 5, 100).empty());
+    CHECK(store->messages_after("c1", 99, 100).empty());
+    CHECK(store->messages_after("c1", 0, 0).empty());
+    CHECK(store->messages_after("c1", UINT64_MAX, 100).empty());
+    CHECK(seqs(store->messages_after("c1", 3, SIZE_MAX)) == "4,5");
+    CHECK(seqs(store->messages_after("c2", 0, 100)) == "1");
+    CHECK(store->messages_after("unknown", 0, 100).empty());
+
+    // Paging the way a resume does.
+    std::string paged;
+    std::uint64_t after = 0;
+    for (;;) {
+        auto page = store->messages_after("c1", after, 2);
+        for (const auto& m : page) paged += std::to_string(m.seq);
+        if (page.size() < 2) break;
+        after = page.back().seq;
+    }
+    CHECK(paged == "12345");
+}
+
+TEST_CASE_TEMPLATE_DEFINE("Store contract: listing conversations", Factory,
+                          sb_store_contract_listing) {
+    auto store = Factory::make();
+    store->create_visitor(make_visitor("v1"));
+    store->create_visitor(make_visitor("v2"));
+    store->create_visitor(make_visitor("v3"));
+    // Created out of order; "c-tie" and "b-tie" share a timestamp with "d-new".
+    store->create_conversation(make_conversation("d-new", "v1", 300, ConvState::active));
+    store->create_conversation(make_conversation("a-old", "v1", 100, ConvState::closed));
+    store->create_conversation(make_conversation("e-mid", "v2", 200, ConvState::waiting));
+    store->create_conversation(make_conversation("c-tie", "v1", 300, ConvState::waiting));
+    store->create_conversation(make_conversation("b-tie", "v2", 300, ConvState::active));
+    store->create_conversation(make_conversation("f-first", "v2", 50, ConvState::closed));
+
+    SUBCASE("open_conversations: not closed, oldest first, then by id") {
+        CHECK(ids(store->open_conversations()) == "e-mid,b-tie,c-tie,d-new");
+        auto closing = *store->conversation("e-mid");
+        closing.state = ConvState::closed;
+        closing.closed = 400;
+        store->update_conversation(closing);
+        CHECK(ids(store->open_conversations()) == "b-tie,c-tie,d-new");
+        auto all = store->open_conversations();
+        REQUIRE(all.size() == 3);
+        CHECK(all[0].visitor_id == "v2");  // whole records come back
+        CHECK(name(all[0].state) == "active");
+    }
+    SUBCASE("conversations_of_visitor: newest first, then by id") {
+        CHECK(ids(store->conversations_of_visitor("v1")) == "c-tie,d-new,a-old");
+        CHECK(ids(store->conversations_of_visitor("v2")) == "b-tie,e-mid,f-first");
+        CHECK(store->conversations_of_visitor("v3").empty());
+        CHECK(store->conversations_of_visitor("nobody").empty());
+    }
+    SUBCASE("no open conversations") {
+        auto fresh = Factory::make();
+        CHECK(fresh->open_conversations().empty());
+    }
+}
+
+TEST_CASE_TEMPLATE_DEFINE("Store contract: text round-trips byte for byte", Factory,
+                          sb_store_contract_unicode) {
+    auto store = Factory::make();
+    const std::string devanagari = "नमस्ते दुनिया — क्षत्रिय ज्ञान";
+    const std::string turkish = "İstanbul'da ılık bir gün: İı Iı iİ ğüşöç";
+    const std::string mixed = "emoji 👩🏽‍💻 and a combining é (e\xCC\x81)";
+    const std::string with_nul("a\0b", 3);
+    const std::string long_text(16 * 1024, 'x');
+
+    store->create_visitor(Visitor{"v1", "h1", devanagari, "gülşen@örnek.com.tr", 1});
+    auto c = make_conversation("c1", "v1");
+    c.visitor_name = devanagari;
+    c.agent_name = turkish;
+    c.agent_id = "a1";
+    store->create_conversation(c);
+
+    auto v = store->visitor("v1");
+    REQUIRE(v);
+    CHECK(v->name == devanagari);
+    CHECK(v->email == "gülşen@örnek.com.tr");
+    auto got = store->conversation("c1");
+    REQUIRE(got);
+    CHECK(got->visitor_name == devanagari);
+    CHECK(got->agent_name == turkish);
+
+    std::vector<NewMessage> sent;
+    for (const auto* text : {&devanagari, &turkish, &mixed, &with_nul, &long_text}) {
+        auto m = make_message("c1", "v1", "k" + std::to_string(sent.size()), *text);
+        m.author_name = turkish;
+        sent.push_back(m);
+        store->append(m);
+    }
+    auto dup = store->append(make_message("c1", "v1", "k1", "resend"));
+    CHECK(dup.duplicate);
+    CHECK(dup.message.text == turkish);
+
+    auto stored = store->messages_after("c1", 0, 100);
+    REQUIRE(stored.size() == sent.size());
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+        CHECK(stored[i].text.size() == sent[i].text.size());
+        CHECK(stored[i].text == sent[i].text);
+        CHECK(stored[i].author_name == turkish);
+    }
+}
+
+// ---- batches ----------------------------------------------------------------------
+
+TEST_CASE_TEMPLATE_DEFINE("Store contract: batches", Factory, sb_store_contract_batches) {
+    auto store = Factory::make();
+    store->create_visitor(make_visitor("v1"));
+    store->create_conversation(make_conversation("c1", "v1"));
+    store->append(make_message("c1", "v1", "k1"));
+    store->append(make_message("c1", "v1", "k2"));
+    CHECK_FALSE(store->in_batch());
+
+    SUBCASE("appends inside begin/commit are visible inside and after") {
+        store->begin_batch();
+        CHECK(store->in_batch());
+        CHECK(store->append(make_message("c1", "v1", "k3")).message.seq == 3);
+        CHECK(store->append(make_message("c1", "v1", "k4")).message.seq == 4);
+        CHECK(seqs(store->messages_after("c1", 0, 100)) == "1,2,3,4");
+        store->commit_batch();
+        CHECK_FALSE(store->in_batch());
+        CHECK(seqs(store->messages_after("c1", 0, 100)) == "1,2,3,4");
+        CHECK(store->conversation("c1")->last_seq == 4);
+    }
+    SUBCASE("rollback discards every write and seq restarts where it was") {
+        store->begin_batch();
+        store->append(make_message("c1", "v1", "k3"));
+        store->append(make_message("c1", "v1", "k4"));
+        store->create_visitor(make_visitor("v9"));
+        store->create_conversation(make_conversation("c9", "v9"));
+        store->append(make_message("c9", "v9", "k1"));
+        auto closing = *store->conversation("c1");
+        closing.state = ConvState::closed;
+        closing.closed = 5;
+        store->update_conversation(closing);
+        store->rollback_batch();
+
+        CHECK_FALSE(store->in_batch());
+        CHECK(seqs(store->messages_after("c1", 0, 100)) == "1,2");
+        auto c1 = store->conversation("c1");
+        REQUIRE(c1);
+        CHECK(c1->last_seq == 2);
+        CHECK(name(c1->state) == "waiting");
+        CHECK(c1->closed == 0);
+        CHECK_FALSE(store->visitor("v9"));
+        CHECK_FALSE(store->visitor_by_token_hash("hash-v9"));
+        CHECK_FALSE(store->conversation("c9"));
+        CHECK(store->messages_after("c9", 0, 100).empty());
+        CHECK(ids(store->open_conversations()) == "c1");
+
+        // The rolled-back client_id is free again, and numbering resumes at 3.
+        auto again = store->append(make_message("c1", "v1", "k3"));
+        CHECK_FALSE(again.duplicate);
+        CHECK(again.message.seq == 3);
+    }
+    SUBCASE("a conversation created in a batch takes appends in that batch") {
+        store->begin_batch();
+        store->create_visitor(make_visitor("v2"));
+        store->create_conversation(make_conversation("c2", "v2"));
+        CHECK(store->append(make_message("c2", "v2", "k1")).message.seq == 1);
+        CHECK(store->append(make_message("c2", "v2", "k2")).message.seq == 2);
+        CHECK(store->append(make_message("c1", "v1", "k3")).message.seq == 3);
+        store->commit_batch();
+        CHECK(seqs(store->messages_after("c2", 0, 100)) == "1,2");
+        CHECK(store->conversation("c2")->last_seq == 2);
+        CHECK(store->visitor("v2"));
+    }
+    SUBCASE("many appends to the same and different conversations in one batch") {
+        store->create_conversation(make_conversation("c2", "v1"));
+        store->create_conversation(make_conversation("c3", "v1"));
+        const std::string convs[] = {"c1", "c2", "c3"};
+        std::uint64_t next[] = {3, 1, 1};
+        store->begin_batch();
+        for (int i = 0; i < 300; ++i) {
+            const int k = (i + i / 3) % 3;  // the conversations in a shifting order
+            const auto m = make_message(convs[k], "v1", "m" + std::to_string(i));
+            const auto want = next[k]++;
+            auto out = store->append(m);
+            CHECK_FALSE(out.duplicate);
+            CHECK(out.message.seq == want);
+            if (i % 10 == 0) {  // a resend in the same batch
+                auto again = store->append(m);
+                CHECK(again.duplicate);
+                CHECK(again.message.seq == out.message.seq);
+            }
+        }
+        store->commit_batch();
+        for (int k = 0; k < 3; ++k) {
+            const auto all = store->messages_after(convs[k], 0, 1000);
+            CHECK(all.size() == next[k] - 1);
+            CHECK(store->conversation(convs[k])->last_seq == next[k] - 1);
+            for (std::size_t i = 0; i < all.size(); ++i) CHECK(all[i].seq == i + 1);
+        }
+    }
+}
+
+}  // namespace sb::store_contract
+
+// Instantiates every contract case for one factory type (see the top of this
+// file). Use at global scope, once per factory.
+#define SB_STORE_CONTRACT(Factory)                                        \
+    TYPE_TO_STRING(Factory);                                              \
+    namespace sb::store_contract {                                        \
+    TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_visitors, Factory);       \
+    TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_conversations, Factory);  \
+    TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_append, Factory);         \
+    TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_dedup, Factory);          \
+    TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_unknown_conv, Factory);   \
+    TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_messages_after, Factory); \
+    TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_listing, Factory);        \
+    TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_unicode, Factory);        \
+    TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_batches, Factory);        \
+    }                                                                     \
+    static_assert(true, "")
