@@ -97,7 +97,12 @@ void Hub::on_frame(SessionId sid, std::string_view text, TimeMs now) {
         return;
     }
     if (s.role && !take_token(s, now)) {
-        error(sid, ErrorCode::rate_limited, "too many frames; slow down");
+        std::string conv, client_id;
+        if (auto* m = std::get_if<proto::SendMessage>(&msg)) {
+            conv = m->conv;
+            client_id = m->client_id;
+        }
+        error(sid, ErrorCode::rate_limited, "too many frames; slow down", conv, client_id);
         return;
     }
     std::visit([&](auto& m) { handle(sid, s, m, now); }, msg);

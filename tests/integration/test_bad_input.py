@@ -405,13 +405,13 @@ class RateLimitTest(unittest.TestCase):
                 await v.send({"type": "message", "conv": conv, "client_id": cid, "text": "spam %d" % i})
             answers = []
             for cid in cids:
-                answers.append(await v.recv(("ack", "error"), where=lambda m, cid=cid: m.get("client_id") == cid
-                                            or (m["type"] == "error" and not m.get("client_id"))))
+                answers.append(await v.recv(("ack", "error"), where=lambda m, cid=cid: m.get("client_id") == cid))
             acked = [a for a in answers if a["type"] == "ack"]
             limited = [a for a in answers if a["type"] == "error"]
             self.assertTrue(limited, "no rate_limited error for %d messages in a burst: %s" % (n, answers))
             for e in limited:
                 self.assertEqual(e.get("code"), "rate_limited", e)
+                self.assertEqual(e.get("conv"), conv, e)  # the client can tell which message
             self.assertGreaterEqual(len(acked), 1, answers)
             self.assertLessEqual(len(acked), 3 + 2, "more accepted than burst + refill: %s" % answers)
             await v.still_open()
