@@ -9,7 +9,7 @@ set -euo pipefail
 pkgs=(g++ cmake make pkg-config libboost1.81-dev libhiredis-dev nlohmann-json3-dev
       doctest-dev libsqlite3-dev libsodium-dev libicu-dev ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(redis-server python3 python3-websockets chromium nodejs npm procps)
+  pkgs+=(redis-server python3 python3-websockets chromium fonts-lohit-deva nodejs npm procps)
 fi
 
 missing=()
