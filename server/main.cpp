@@ -58,13 +58,17 @@ int main(int argc, char** argv) {
         std::filesystem::create_directories(s.data_dir);
         if (s.demo_agent) ensure_demo_agent(s.agents_file);
         auto agents = sb::net::load_agents(s.agents_file);
+        auto settings = s;
+        if (!s.business_hours_file.empty()) {
+            settings.hub.routing.hours = sb::net::load_business_hours(s.business_hours_file);
+        }
         auto key = sb::net::load_or_create_key(std::filesystem::path(s.data_dir) / "token.key");
         sb::net::Auth auth(std::move(agents), std::move(key),
                            static_cast<sb::core::TimeMs>(s.token_ttl_s) * 1000);
         sb::store::SqliteStore store(
             (std::filesystem::path(s.data_dir) / "switchboard.db").string(),
             s.sqlite_full_sync ? sb::store::Durability::full : sb::store::Durability::normal);
-        sb::net::Server server(s, store, auth);
+        sb::net::Server server(settings, store, auth);
         auto port = server.listen();
         std::string host = s.bind == "0.0.0.0" ? "127.0.0.1" : s.bind;
         std::cout << "switchboard listening on http://" << host << ":" << port << std::endl;

@@ -164,6 +164,7 @@ DecodeResult decode_start(Fields& f) {
     Start m;
     f.id("client_id", Need::optional, m.client_id);
     f.text("text", Need::optional, f.limits().max_text_bytes, true, m.text);
+    f.id("department", Need::optional, m.department);
     return f.result(std::move(m));
 }
 
@@ -197,9 +198,52 @@ DecodeResult decode_resume(Fields& f) {
     return f.result(std::move(m));
 }
 
-DecodeResult decode_close(Fields& f) {
-    Close m;
+DecodeResult decode_presence(Fields& f) {
+    SetPresence m;
+    f.enumeration("status", Need::required, &agent_status_from, "\"online\", \"away\", \"offline\"",
+                  m.status);
+    return f.result(std::move(m));
+}
+
+// close, accept, decline: just a conversation id.
+template <class Message>
+DecodeResult decode_conv_only(Fields& f) {
+    Message m;
     f.id("conv", Need::required, m.conv);
+    return f.result(std::move(m));
+}
+
+DecodeResult decode_transfer(Fields& f) {
+    Transfer m;
+    f.id("conv", Need::required, m.conv);
+    f.id("to_agent", Need::optional, m.to_agent);
+    f.id("to_department", Need::optional, m.to_department);
+    if (!f.failed() && m.to_agent.empty() == m.to_department.empty()) {
+        f.fail(ErrorCode::bad_field, "to_agent",
+               "exactly one of 'to_agent' and 'to_department' is required");
+    }
+    f.text("note", Need::optional, f.limits().max_text_bytes, true, m.note);
+    return f.result(std::move(m));
+}
+
+DecodeResult decode_leave_message(Fields& f) {
+    LeaveMessage m;
+    const Limits& l = f.limits();
+    f.id("client_id", Need::optional, m.client_id);
+    f.text("name", Need::optional, l.max_name_bytes, true, m.name);
+    f.text("email", Need::required, l.max_name_bytes, true, m.email);
+    if (!f.failed() && !is_plausible_email(m.email)) {
+        f.fail(ErrorCode::bad_field, "email",
+               "'email' must contain one '@' with text on both sides and no spaces");
+    }
+    f.text("text", Need::required, l.max_text_bytes, false, m.text);
+    f.id("department", Need::optional, m.department);
+    return f.result(std::move(m));
+}
+
+DecodeResult decode_offline_handled(Fields& f) {
+    OfflineHandled m;
+    f.id("id", Need::required, m.id);
     return f.result(std::move(m));
 }
 
@@ -219,7 +263,14 @@ DecodeResult decode_object(const json& obj, const Limits& limits) {
     if (t == "hello") return decode_hello(f);
     if (t == "start") return decode_start(f);
     if (t == "take") return ClientMessage(Take{});
-    if (t == "close") return decode_close(f);
+    if (t == "close") return decode_conv_only<Close>(f);
+    if (t == "presence") return decode_presence(f);
+    if (t == "accept") return decode_conv_only<Accept>(f);
+    if (t == "decline") return decode_conv_only<Decline>(f);
+    if (t == "transfer") return decode_transfer(f);
+    if (t == "leave_message") return decode_leave_message(f);
+    if (t == "offline_list") return ClientMessage(OfflineList{});
+    if (t == "offline_handled") return decode_offline_handled(f);
     return DecodeError{ErrorCode::unknown_type, "type", "unknown message type", {}, {}};
 }
 

@@ -13,7 +13,8 @@ void summary_fields(JsonWriter& w, const ConvSummary& s) {
         .str("state", to_string(s.state))
         .u64("last_seq", s.last_seq)
         .str("agent_name", s.agent_name)
-        .str("visitor_name", s.visitor_name);
+        .str("visitor_name", s.visitor_name)
+        .str("department", s.department);
 }
 
 }  // namespace
@@ -52,8 +53,8 @@ std::string encode(const Ack& m) {
 }
 
 std::string encode(const MessageEvent& m) {
-    JsonWriter w(160 + m.text.size() + m.author.size());
-    return w.begin_object()
+    JsonWriter w(176 + m.text.size() + m.author.size());
+    w.begin_object()
         .str("type", "message")
         .str("conv", m.conv)
         .u64("seq", m.seq)
@@ -61,9 +62,9 @@ std::string encode(const MessageEvent& m) {
         .str("author", m.author)
         .str("client_id", m.client_id)
         .str("text", m.text)
-        .i64("ts", m.ts)
-        .end_object()
-        .take();
+        .i64("ts", m.ts);
+    if (m.internal) w.flag("internal", true);
+    return w.end_object().take();
 }
 
 std::string encode(const TypingEvent& m) {
@@ -107,13 +108,111 @@ std::string encode(const Replayed& m) {
 }
 
 std::string encode(const QueueEvent& m) {
-    JsonWriter w(48 + m.waiting.size() * 80);
+    JsonWriter w(48 + m.waiting.size() * 200 + m.counts.size() * 32);
     w.begin_object().str("type", "queue").key("waiting").begin_array();
     for (const auto& e : m.waiting) {
         w.begin_object()
             .str("conv", e.conv)
             .str("visitor_name", e.visitor_name)
             .i64("since", e.since)
+            .str("department", e.department)
+            .str("first_message", e.first_message)
+            .u64("position", e.position)
+            .i64("priority", e.priority)
+            .str("offered_to", e.offered_to)
+            .end_object();
+    }
+    w.end_array();
+    if (!m.counts.empty()) {
+        w.key("counts").begin_object();
+        for (const auto& [department, n] : m.counts) w.u64(department, n);
+        w.end_object();
+    }
+    return w.end_object().take();
+}
+
+std::string encode(const QueuePosition& m) {
+    JsonWriter w;
+    return w.begin_object()
+        .str("type", "queue_position")
+        .str("conv", m.conv)
+        .u64("position", m.position)
+        .i64("estimated_wait_s", m.estimated_wait_s)
+        .end_object()
+        .take();
+}
+
+std::string encode(const UnavailableEvent& m) {
+    JsonWriter w;
+    return w.begin_object()
+        .str("type", "unavailable")
+        .str("reason", m.reason)
+        .str("department", m.department)
+        .str_if("client_id", m.client_id)
+        .end_object()
+        .take();
+}
+
+std::string encode(const Offer& m) {
+    JsonWriter w(160 + m.first_message.size());
+    return w.begin_object()
+        .str("type", "offer")
+        .str("conv", m.conv)
+        .str("visitor_name", m.visitor_name)
+        .str("department", m.department)
+        .str("first_message", m.first_message)
+        .i64("deadline", m.deadline)
+        .end_object()
+        .take();
+}
+
+std::string encode(const OfferEnded& m) {
+    JsonWriter w;
+    return w.begin_object()
+        .str("type", "offer_ended")
+        .str("conv", m.conv)
+        .str("reason", m.reason)
+        .end_object()
+        .take();
+}
+
+std::string encode(const PresenceEvent& m) {
+    JsonWriter w;
+    return w.begin_object()
+        .str("type", "presence")
+        .str("status", to_string(m.status))
+        .u64("load", m.load)
+        .i64("capacity", m.capacity)
+        .str_if("reason", m.reason)
+        .end_object()
+        .take();
+}
+
+std::string encode(const LeftMessage& m) {
+    JsonWriter w;
+    return w.begin_object()
+        .str("type", "left_message")
+        .str("id", m.id)
+        .str_if("client_id", m.client_id)
+        .end_object()
+        .take();
+}
+
+std::string encode(const OfflineMessages& m) {
+    std::size_t reserve = 48;
+    for (const auto& i : m.items) reserve += 160 + i.text.size();
+    JsonWriter w(reserve);
+    w.begin_object().str("type", "offline_messages").key("items").begin_array();
+    for (const auto& i : m.items) {
+        w.begin_object()
+            .str("id", i.id)
+            .str("name", i.name)
+            .str("email", i.email)
+            .str("department", i.department)
+            .str("text", i.text)
+            .i64("created", i.created)
+            .i64("handled", i.handled)
+            .str("handled_by", i.handled_by)
             .end_object();
     }
     return w.end_array().end_object().take();

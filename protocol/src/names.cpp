@@ -21,7 +21,10 @@ constexpr Names<ConvState, 3> kStates{{{ConvState::waiting, "waiting"},
                                        {ConvState::closed, "closed"}}};
 constexpr Names<ReceiptKind, 2> kReceiptKinds{
     {{ReceiptKind::delivered, "delivered"}, {ReceiptKind::read, "read"}}};
-constexpr Names<ErrorCode, 17> kErrorCodes{{
+constexpr Names<AgentStatus, 3> kAgentStatuses{{{AgentStatus::online, "online"},
+                                                {AgentStatus::away, "away"},
+                                                {AgentStatus::offline, "offline"}}};
+constexpr Names<ErrorCode, 20> kErrorCodes{{
     {ErrorCode::bad_json, "bad_json"},
     {ErrorCode::unknown_type, "unknown_type"},
     {ErrorCode::missing_field, "missing_field"},
@@ -39,6 +42,9 @@ constexpr Names<ErrorCode, 17> kErrorCodes{{
     {ErrorCode::rate_limited, "rate_limited"},
     {ErrorCode::store_unavailable, "store_unavailable"},
     {ErrorCode::internal, "internal"},
+    {ErrorCode::no_room, "no_room"},
+    {ErrorCode::not_offered, "not_offered"},
+    {ErrorCode::unavailable, "unavailable"},
 }};
 
 template <class E, std::size_t N>
@@ -69,6 +75,9 @@ std::string_view to_string(ConvState v) {
 std::string_view to_string(ReceiptKind v) {
     return name_of(kReceiptKinds, v);
 }
+std::string_view to_string(AgentStatus v) {
+    return name_of(kAgentStatuses, v);
+}
 std::string_view to_string(ErrorCode v) {
     return name_of(kErrorCodes, v);
 }
@@ -84,6 +93,9 @@ std::optional<ConvState> conv_state_from(std::string_view s) {
 }
 std::optional<ReceiptKind> receipt_kind_from(std::string_view s) {
     return value_of(kReceiptKinds, s);
+}
+std::optional<AgentStatus> agent_status_from(std::string_view s) {
+    return value_of(kAgentStatuses, s);
 }
 std::optional<ErrorCode> error_code_from(std::string_view s) {
     return value_of(kErrorCodes, s);

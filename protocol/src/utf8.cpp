@@ -33,4 +33,15 @@ bool is_valid_id(std::string_view s, std::size_t max_bytes) noexcept {
     return true;
 }
 
+bool is_plausible_email(std::string_view s) noexcept {
+    const auto at = s.find('@');
+    if (at == std::string_view::npos || at == 0 || at + 1 == s.size()) return false;
+    if (s.find('@', at + 1) != std::string_view::npos) return false;
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u == 0x7F) return false;  // spaces and control characters
+    }
+    return true;
+}
+
 }  // namespace sb::proto

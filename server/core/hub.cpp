@@ -1,6 +1,7 @@
 #include "core/hub.hpp"
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 #include "core/conversation.hpp"
@@ -26,17 +27,50 @@ Hub::Hub(HubSettings settings, Store& store, Bus& bus, Outbox& outbox, Security&
       store_(store),
       bus_(bus),
       outbox_(outbox),
-      security_(security) {
+      security_(security),
+      router_(settings_.routing) {
     bus_.set_handler([this](const std::string& ch, const Envelope& e) { deliver(ch, e); });
 }
 
-void Hub::start(TimeMs) { reload(); }
+namespace {
+QueueRequest request_of(const Conversation& c, std::string first_message = {}) {
+    QueueRequest r;
+    r.conv = c.id;
+    r.department = c.department;
+    r.priority = c.priority;
+    r.visitor_name = c.visitor_name;
+    r.first_message = std::move(first_message);
+    return r;
+}
+}  // namespace
 
-void Hub::reload() {
-    open_.clear();
-    router_.clear();
+// After a restart no agent is connected yet: their active conversations wait
+// for them through the drop grace, then go back to the queue.
+void Hub::start(TimeMs now) {
+    rebuild(now);
+    apply_routing(now);
+}
+
+// Open conversations and the router's view of them, read again from the
+// store. If the store cannot be read, what is in memory stays.
+void Hub::rebuild(TimeMs now) {
+    std::vector<std::pair<Conversation, std::string>> stored;
     for (auto& c : store_.open_conversations()) {
-        if (c.state == ConvState::waiting) router_.enqueue({c.id, c.visitor_name, c.created});
+        std::string first;
+        if (auto m = store_.messages_after(c.id, 0, 1); !m.empty()) first = m.front().text;
+        stored.emplace_back(std::move(c), std::move(first));
+    }
+    router_.reset_conversations();
+    open_.clear();
+    open_by_visitor_.clear();
+    told_position_.clear();
+    for (auto& [c, first] : stored) {
+        if (c.state == ConvState::waiting) {
+            router_.enqueue(request_of(c, first), now);
+        } else if (c.state == ConvState::active && !c.agent_id.empty()) {
+            router_.restore(request_of(c, first), c.agent_id, now);
+        }
+        open_by_visitor_[c.visitor_id] = c.id;
         open_.emplace(c.id, std::move(c));
     }
     queue_changed_ = true;
@@ -53,11 +87,17 @@ void Hub::on_open(SessionId sid, TimeMs now) {
     hello_deadlines_.emplace_back(now + settings_.hello_timeout_ms, sid);
 }
 
-void Hub::on_close(SessionId sid) {
+void Hub::on_close(SessionId sid, TimeMs now) {
     auto it = sessions_.find(sid);
     if (it == sessions_.end()) return;
     leave_all(sid, it->second);
+    bool agent = it->second.role == Role::agent;
+    std::string principal = it->second.principal;
     sessions_.erase(it);
+    if (agent) {
+        router_.agent_disconnected(principal, now);
+        apply_routing(now);
+    }
 }
 
 void Hub::tick(TimeMs now) {
@@ -69,6 +109,8 @@ void Hub::tick(TimeMs now) {
             outputs_.push_back(CloseSocket{sid, proto::close_code::hello_timeout});
         }
     }
+    router_.tick(now);
+    apply_routing(now);
 }
 
 bool Hub::take_token(Session& s, TimeMs now) {
@@ -86,6 +128,19 @@ void Hub::on_frame(SessionId sid, std::string_view text, TimeMs now) {
     auto it = sessions_.find(sid);
     if (it == sessions_.end()) return;
     Session& s = it->second;
+    // Every frame counts against the rate, well-formed or not.
+    if (!take_token(s, now)) {
+        auto limited = proto::decode_client(text, settings_.limits);
+        std::string conv, client_id;
+        if (auto* m = std::get_if<proto::ClientMessage>(&limited)) {
+            if (auto* sm = std::get_if<proto::SendMessage>(m)) {
+                conv = sm->conv;
+                client_id = sm->client_id;
+            }
+        }
+        error(sid, ErrorCode::rate_limited, "too many frames; slow down", conv, client_id);
+        return;
+    }
     auto decoded = proto::decode_client(text, settings_.limits);
     if (auto* err = std::get_if<proto::DecodeError>(&decoded)) {
         send(sid, proto::encode(proto::to_error_event(*err)));
@@ -96,16 +151,9 @@ void Hub::on_frame(SessionId sid, std::string_view text, TimeMs now) {
         error(sid, ErrorCode::hello_required, "send hello first");
         return;
     }
-    if (s.role && !take_token(s, now)) {
-        std::string conv, client_id;
-        if (auto* m = std::get_if<proto::SendMessage>(&msg)) {
-            conv = m->conv;
-            client_id = m->client_id;
-        }
-        error(sid, ErrorCode::rate_limited, "too many frames; slow down", conv, client_id);
-        return;
-    }
+    if (s.role == Role::agent) router_.agent_activity(s.principal, now);
     std::visit([&](auto& m) { handle(sid, s, m, now); }, msg);
+    apply_routing(now);
 }
 
 void Hub::handle(SessionId sid, Session& s, proto::Hello& m, TimeMs now) {
@@ -115,6 +163,7 @@ void Hub::handle(SessionId sid, Session& s, proto::Hello& m, TimeMs now) {
     }
     proto::Welcome w;
     w.role = m.role;
+    AgentProfile profile;
     if (m.role == Role::agent) {
         auto who = security_.verify_agent_token(m.token, now);
         if (!who) {
@@ -124,6 +173,8 @@ void Hub::handle(SessionId sid, Session& s, proto::Hello& m, TimeMs now) {
         }
         s.principal = who->id;
         s.name = who->name;
+        s.supervisor = who->supervisor;
+        profile = AgentProfile{who->id, who->name, who->departments, who->capacity};
     } else if (!m.token.empty()) {
         std::optional<Visitor> v;
         try {
@@ -165,9 +216,9 @@ void Hub::handle(SessionId sid, Session& s, proto::Hello& m, TimeMs now) {
     if (m.role == Role::agent) {
         join(sid, s, agent_channel(s.principal));
         join(sid, s, kAgentsChannel);
-        proto::QueueEvent q;
-        for (auto& e : router_.waiting()) q.waiting.push_back({e.conv, e.visitor_name, e.since});
-        send(sid, proto::encode(q));
+        queue_changed_ = true;  // the new session gets the queue with everyone else
+        router_.agent_connected(profile, now);
+        agents_changed_.insert(s.principal);
     } else {
         join(sid, s, visitor_channel(s.principal));
     }
@@ -180,29 +231,54 @@ void Hub::handle(SessionId sid, Session& s, proto::Start& m, TimeMs now) {
     }
     // A visitor has at most one open conversation: start returns it.
     Conversation* c = nullptr;
-    for (auto& [id, conv] : open_) {
-        if (conv.visitor_id == s.principal) c = &conv;
+    if (auto it = open_by_visitor_.find(s.principal); it != open_by_visitor_.end()) {
+        c = &open_.at(it->second);
     }
     if (!c) {
+        // Nobody to take it: the visitor is offered to leave a message instead.
+        if (auto why = router_.availability(m.department, now); why != Unavailable::none) {
+            send(sid, proto::encode(proto::UnavailableEvent{std::string(to_string(why)),
+                                                            m.department, m.client_id}));
+            return;
+        }
         Conversation fresh;
         fresh.id = "c_" + security_.random_id();
         fresh.visitor_id = s.principal;
         fresh.visitor_name = s.name;
         fresh.state = ConvState::waiting;
+        fresh.department = m.department;
         fresh.created = now;
+        fresh.queued = now;
+        std::string previous_agent;
         try {
             ensure_batch();
             store_.create_conversation(fresh);
+            if (settings_.routing.prefer_last_agent) {
+                for (const auto& past : store_.conversations_of_visitor(s.principal)) {
+                    if (!past.agent_id.empty()) {
+                        previous_agent = past.agent_id;
+                        break;
+                    }
+                }
+            }
         } catch (const StoreError&) {
             error(sid, ErrorCode::store_unavailable, "could not open the conversation; retry",
                   {}, m.client_id);
             return;
         }
         c = &open_.emplace(fresh.id, fresh).first->second;
-        router_.enqueue({c->id, c->visitor_name, c->created});
-        queue_changed_ = true;
+        open_by_visitor_[c->visitor_id] = c->id;
         // A new conversation has nothing to replay: follow it at once.
         join(sid, s, conv_channel(c->id));
+        publish_state(*c, m.client_id, {});
+        if (!m.text.empty()) {
+            std::string client_id = m.client_id.empty() ? "start-" + c->id : m.client_id;
+            append(sid, s, *c, client_id, m.text, now);
+        }
+        QueueRequest request = request_of(*c, m.text);
+        request.preferred_agent = previous_agent;
+        router_.enqueue(request, now);
+        return;
     }
     publish_state(*c, m.client_id, {});
     if (!m.text.empty()) {
@@ -212,11 +288,12 @@ void Hub::handle(SessionId sid, Session& s, proto::Start& m, TimeMs now) {
 }
 
 Conversation* Hub::writable(SessionId sid, const Session& s, const std::string& conv,
-                            bool allow_closed, std::optional<Conversation>& closed_copy) {
+                            bool allow_closed, std::optional<Conversation>& closed_copy,
+                            const std::string& client_id) {
     auto it = open_.find(conv);
     if (it != open_.end()) {
         if (!is_participant(it->second, *s.role, s.principal)) {
-            error(sid, ErrorCode::forbidden, "not a participant of this conversation", conv);
+            error(sid, ErrorCode::forbidden, "not a participant of this conversation", conv, client_id);
             return nullptr;
         }
         return &it->second;
@@ -224,19 +301,19 @@ Conversation* Hub::writable(SessionId sid, const Session& s, const std::string& 
     try {
         closed_copy = store_.conversation(conv);
     } catch (const StoreError&) {
-        error(sid, ErrorCode::store_unavailable, "could not read the conversation; retry", conv);
+        error(sid, ErrorCode::store_unavailable, "could not read the conversation; retry", conv, client_id);
         return nullptr;
     }
     if (!closed_copy) {
-        error(sid, ErrorCode::not_found, "no such conversation", conv);
+        error(sid, ErrorCode::not_found, "no such conversation", conv, client_id);
         return nullptr;
     }
     if (!is_participant(*closed_copy, *s.role, s.principal)) {
-        error(sid, ErrorCode::forbidden, "not a participant of this conversation", conv);
+        error(sid, ErrorCode::forbidden, "not a participant of this conversation", conv, client_id);
         return nullptr;
     }
     if (!allow_closed) {
-        error(sid, ErrorCode::conv_closed, "the conversation is closed", conv);
+        error(sid, ErrorCode::conv_closed, "the conversation is closed", conv, client_id);
         return nullptr;
     }
     return &*closed_copy;
@@ -247,7 +324,7 @@ void Hub::ensure_batch() {
 }
 
 void Hub::append(SessionId sid, const Session& s, Conversation& c, const std::string& client_id,
-                 const std::string& text, TimeMs now) {
+                 const std::string& text, TimeMs now, bool internal) {
     NewMessage nm;
     nm.conv = c.id;
     nm.from = sender_of(*s.role);
@@ -256,6 +333,7 @@ void Hub::append(SessionId sid, const Session& s, Conversation& c, const std::st
     nm.client_id = client_id;
     nm.text = text;
     nm.ts = now;
+    nm.internal = internal;
     AppendOutcome out;
     try {
         ensure_batch();
@@ -270,14 +348,19 @@ void Hub::append(SessionId sid, const Session& s, Conversation& c, const std::st
     if (out.duplicate) return;
     pending_acks_.push_back({sid, c.id, client_id});
     c.last_seq = std::max(c.last_seq, sm.seq);
-    publish(conv_channel(c.id), proto::encode(proto::MessageEvent{c.id, sm.seq, sm.from,
-                                                                  sm.author_name, sm.client_id,
-                                                                  sm.text, sm.ts}));
+    if (*s.role == Role::agent && !internal && c.first_reply == 0) {
+        c.first_reply = now;
+        store_update(c);
+    }
+    publish(conv_channel(c.id),
+            proto::encode(proto::MessageEvent{c.id, sm.seq, sm.from, sm.author_name, sm.client_id,
+                                              sm.text, sm.ts, sm.internal}),
+            sm.internal ? std::optional<Role>(Role::visitor) : std::nullopt);
 }
 
 void Hub::handle(SessionId sid, Session& s, proto::SendMessage& m, TimeMs now) {
     std::optional<Conversation> closed;
-    Conversation* c = writable(sid, s, m.conv, false, closed);
+    Conversation* c = writable(sid, s, m.conv, false, closed, m.client_id);
     if (!c) return;
     append(sid, s, *c, m.client_id, m.text, now);
 }
@@ -333,28 +416,8 @@ void Hub::handle(SessionId sid, Session& s, proto::Take&, TimeMs now) {
         error(sid, ErrorCode::forbidden, "only agents take conversations");
         return;
     }
-    auto next = router_.next_for(s.principal, now);
-    if (!next) {
-        error(sid, ErrorCode::nothing_waiting, "no conversation is waiting");
-        return;
-    }
-    Conversation& c = open_.at(*next);
-    Conversation updated = c;
-    if (assign(updated, s.principal, s.name, now) != Transition::ok) {
-        error(sid, ErrorCode::internal, "conversation is not waiting", c.id);
-        return;
-    }
-    try {
-        ensure_batch();
-        store_.update_conversation(updated);
-    } catch (const StoreError&) {
-        error(sid, ErrorCode::store_unavailable, "could not assign; retry", c.id);
-        return;
-    }
-    c = updated;
-    router_.dequeue(c.id);
-    queue_changed_ = true;
-    publish_state(c, {}, "assigned");
+    std::string conv;
+    route_error(sid, router_.claim(s.principal, now, &conv), conv);
 }
 
 void Hub::handle(SessionId sid, Session& s, proto::Close& m, TimeMs now) {
@@ -370,7 +433,9 @@ void Hub::handle(SessionId sid, Session& s, proto::Close& m, TimeMs now) {
         error(sid, ErrorCode::store_unavailable, "could not close; retry", c->id);
         return;
     }
-    if (router_.dequeue(updated.id)) queue_changed_ = true;
+    if (!router_.remove(updated.id, now)) router_.release(updated.id, now);
+    told_position_.erase(updated.id);
+    open_by_visitor_.erase(updated.visitor_id);
     open_.erase(updated.id);
     publish_state(updated, {},
                   *s.role == Role::agent ? "closed_by_agent" : "closed_by_visitor");
@@ -437,31 +502,37 @@ void Hub::deliver(const std::string& channel, const Envelope& e) {
 }
 
 bool Hub::dirty() const {
-    return !outputs_.empty() || !pending_resumes_.empty() || queue_changed_ || store_.in_batch();
+    return !outputs_.empty() || !pending_resumes_.empty() || queue_changed_ ||
+           !agents_changed_.empty() || offline_changed_ || store_.in_batch();
 }
 
-void Hub::flush(TimeMs) {
+void Hub::flush(TimeMs now) {
     if (store_.in_batch()) {
         try {
             store_.commit_batch();
         } catch (const StoreError&) {
-            // Nothing of this turn is durable: no ack, no delivery. Every
-            // sender is told to retry with the same client_id.
+            // Nothing of this turn is durable, so nothing of it may leave:
+            // no ack, no delivery. Every session that was owed an answer is
+            // told and closed (1011); clients reconnect, resume and resend
+            // with the same client_ids. Memory is rebuilt from the store.
             try {
                 store_.rollback_batch();
             } catch (const StoreError&) {
             }
-            std::vector<Output> kept;
+            std::set<SessionId> owed;
             for (auto& o : outputs_) {
-                if (auto* c = std::get_if<CloseSocket>(&o)) kept.push_back(*c);
+                if (auto* d = std::get_if<Direct>(&o)) owed.insert(d->sid);
+                if (auto* c = std::get_if<CloseSocket>(&o)) owed.insert(c->sid);
             }
-            outputs_ = std::move(kept);
-            for (auto& a : pending_acks_) {
-                error(a.sid, ErrorCode::store_unavailable, "the message was not stored; retry",
-                      a.conv, a.client_id);
+            for (auto& a : pending_acks_) owed.insert(a.sid);
+            outputs_.clear();
+            for (SessionId sid : owed) {
+                error(sid, ErrorCode::store_unavailable,
+                      "storage failed; reconnect, resume and resend");
+                outputs_.push_back(CloseSocket{sid, proto::close_code::internal_error});
             }
             try {
-                reload();
+                rebuild(now);
             } catch (const StoreError&) {
             }
         }
@@ -482,10 +553,26 @@ void Hub::flush(TimeMs) {
     }
     if (queue_changed_) {
         queue_changed_ = false;
-        proto::QueueEvent q;
-        for (auto& e : router_.waiting()) q.waiting.push_back({e.conv, e.visitor_name, e.since});
-        bus_.publish(kAgentsChannel,
-                     Envelope{std::make_shared<const std::string>(proto::encode(q)), {}});
+        publish_queue(now);
+    }
+    if (!agents_changed_.empty()) {
+        auto changed = std::move(agents_changed_);
+        agents_changed_.clear();
+        for (const auto& id : changed) {
+            auto a = router_.agent(id);
+            if (!a) continue;
+            auto status = a->presence == Presence::online ? proto::AgentStatus::online
+                          : a->presence == Presence::away ? proto::AgentStatus::away
+                                                          : proto::AgentStatus::offline;
+            bus_.publish(agent_channel(id),
+                         Envelope{std::make_shared<const std::string>(proto::encode(
+                                      proto::PresenceEvent{status, a->load, a->capacity, {}})),
+                                  {}});
+        }
+    }
+    if (offline_changed_) {
+        offline_changed_ = false;
+        publish_offline();
     }
     auto resumes = std::move(pending_resumes_);
     pending_resumes_.clear();
@@ -498,14 +585,17 @@ void Hub::replay(const PendingResume& r) {
     std::uint64_t after = r.after;
     try {
         for (;;) {
-            auto page = store_.messages_after(r.conv, after, settings_.replay_page);
+            auto page =
+                store_.messages_after(r.conv, after, std::max<std::size_t>(settings_.replay_page, 1));
             for (auto& m : page) {
+                after = m.seq;
+                // Notes are for agents: a visitor never sees them, live or replayed.
+                if (m.internal && it->second.role != Role::agent) continue;
                 outbox_.send(r.sid, std::make_shared<const std::string>(proto::encode(
                                         proto::MessageEvent{m.conv, m.seq, m.from, m.author_name,
-                                                            m.client_id, m.text, m.ts})));
-                after = m.seq;
+                                                            m.client_id, m.text, m.ts, m.internal})));
             }
-            if (page.size() < settings_.replay_page) break;
+            if (page.size() < std::max<std::size_t>(settings_.replay_page, 1)) break;
         }
     } catch (const StoreError&) {
         outbox_.send(r.sid, std::make_shared<const std::string>(proto::encode(
@@ -521,17 +611,277 @@ void Hub::replay(const PendingResume& r) {
 // ---- views ---------------------------------------------------------------------
 
 proto::ConvSummary Hub::summary(const Conversation& c) const {
-    return proto::ConvSummary{c.id, c.state, c.last_seq, c.agent_name, c.visitor_name};
+    return proto::ConvSummary{c.id, c.state, c.last_seq, c.agent_name, c.visitor_name,
+                              c.department};
 }
 
 std::vector<proto::ConvSummary> Hub::open_of(Role role, const std::string& principal) const {
     std::vector<proto::ConvSummary> out;
-    for (const auto& [id, c] : open_) {
-        if (is_participant(c, role, principal)) out.push_back(summary(c));
+    auto add = [&](const std::string& conv) {
+        auto it = open_.find(conv);
+        if (it != open_.end() && is_participant(it->second, role, principal)) {
+            out.push_back(summary(it->second));
+        }
+    };
+    if (role == Role::visitor) {
+        if (auto it = open_by_visitor_.find(principal); it != open_by_visitor_.end()) add(it->second);
+    } else if (auto a = router_.agent(principal)) {
+        for (const auto& conv : a->conversations) add(conv);
     }
     std::sort(out.begin(), out.end(),
               [](const auto& a, const auto& b) { return a.conv < b.conv; });
     return out;
+}
+
+// ---- routing ---------------------------------------------------------------------
+
+bool Hub::agent_only(SessionId sid, const Session& s) {
+    if (*s.role == Role::agent) return true;
+    error(sid, ErrorCode::forbidden, "agents only");
+    return false;
+}
+
+void Hub::route_error(SessionId sid, RouteError e, const std::string& conv) {
+    switch (e) {
+        case RouteError::none: return;
+        case RouteError::nothing_waiting:
+            return error(sid, ErrorCode::nothing_waiting, "no conversation is waiting for you");
+        case RouteError::no_room:
+            return error(sid, ErrorCode::no_room, "no free capacity", conv);
+        case RouteError::not_offered:
+            return error(sid, ErrorCode::not_offered, "not offered to you", conv);
+        case RouteError::not_yours:
+            return error(sid, ErrorCode::forbidden, "not your conversation", conv);
+        case RouteError::unknown_conversation:
+            return error(sid, ErrorCode::not_found, "no such active conversation", conv);
+        case RouteError::unknown_agent:
+        case RouteError::not_eligible:
+            return error(sid, ErrorCode::unavailable, "that agent is not available", conv);
+        case RouteError::same_agent:
+            return error(sid, ErrorCode::bad_field, "to_agent: already yours", conv);
+    }
+}
+
+void Hub::handle(SessionId sid, Session& s, proto::SetPresence& m, TimeMs now) {
+    if (!agent_only(sid, s)) return;
+    Presence p = m.status == proto::AgentStatus::online ? Presence::online
+                 : m.status == proto::AgentStatus::away ? Presence::away
+                                                        : Presence::offline;
+    route_error(sid, router_.set_presence(s.principal, p, now), {});
+    agents_changed_.insert(s.principal);
+}
+
+void Hub::handle(SessionId sid, Session& s, proto::Accept& m, TimeMs now) {
+    if (!agent_only(sid, s)) return;
+    route_error(sid, router_.accept(s.principal, m.conv, now), m.conv);
+}
+
+void Hub::handle(SessionId sid, Session& s, proto::Decline& m, TimeMs now) {
+    if (!agent_only(sid, s)) return;
+    route_error(sid, router_.decline(s.principal, m.conv, now), m.conv);
+}
+
+void Hub::handle(SessionId sid, Session& s, proto::Transfer& m, TimeMs now) {
+    if (!agent_only(sid, s)) return;
+    std::optional<Conversation> closed;
+    Conversation* c = writable(sid, s, m.conv, false, closed);
+    if (!c) return;
+    if (c->state != ConvState::active) {
+        error(sid, ErrorCode::forbidden, "only an active conversation can be transferred", c->id);
+        return;
+    }
+    RouteError e = m.to_agent.empty()
+                       ? router_.transfer_to_department(c->id, s.principal, m.to_department, now)
+                       : router_.transfer_to_agent(c->id, s.principal, m.to_agent, now);
+    if (e != RouteError::none) return route_error(sid, e, c->id);
+    // The note travels with the conversation, for agents only.
+    std::string note = "Transferred by " + s.name +
+                       (m.to_agent.empty() ? " to department " + m.to_department : "") +
+                       (m.note.empty() ? std::string() : ": " + m.note);
+    append(sid, s, *c, "transfer-" + security_.random_id(), note, now, true);
+}
+
+void Hub::handle(SessionId sid, Session& s, proto::LeaveMessage& m, TimeMs now) {
+    if (*s.role != Role::visitor) {
+        error(sid, ErrorCode::forbidden, "visitors only");
+        return;
+    }
+    OfflineMessage om;
+    om.id = "m_" + security_.random_id();
+    om.visitor_id = s.principal;
+    om.name = m.name.empty() ? s.name : m.name;
+    om.email = m.email;
+    om.department = m.department;
+    om.text = m.text;
+    om.created = now;
+    try {
+        ensure_batch();
+        store_.create_offline_message(om);
+    } catch (const StoreError&) {
+        error(sid, ErrorCode::store_unavailable, "the message was not stored; retry", {},
+              m.client_id);
+        return;
+    }
+    pending_acks_.push_back({sid, {}, m.client_id});
+    send(sid, proto::encode(proto::LeftMessage{om.id, m.client_id}));
+    offline_changed_ = true;
+}
+
+void Hub::handle(SessionId sid, Session& s, proto::OfflineList&, TimeMs) {
+    if (!agent_only(sid, s)) return;
+    proto::OfflineMessages list;
+    try {
+        for (auto& m : store_.offline_messages(true, settings_.offline_list_limit)) {
+            list.items.push_back({m.id, m.name, m.email, m.department, m.text, m.created,
+                                  m.handled, m.handled_by});
+        }
+    } catch (const StoreError&) {
+        error(sid, ErrorCode::store_unavailable, "could not read offline messages; retry");
+        return;
+    }
+    send(sid, proto::encode(list));
+}
+
+void Hub::handle(SessionId sid, Session& s, proto::OfflineHandled& m, TimeMs now) {
+    if (!agent_only(sid, s)) return;
+    try {
+        ensure_batch();
+        if (!store_.mark_offline_handled(m.id, s.principal, now)) {
+            error(sid, ErrorCode::not_found, "no such unhandled offline message");
+            return;
+        }
+    } catch (const StoreError&) {
+        error(sid, ErrorCode::store_unavailable, "not marked; retry");
+        return;
+    }
+    offline_changed_ = true;
+}
+
+void Hub::store_update(const Conversation& c) {
+    try {
+        ensure_batch();
+        store_.update_conversation(c);
+    } catch (const StoreError&) {
+        // The in-memory record stays ahead; its next update writes it whole.
+    }
+}
+
+void Hub::detach_agent(const std::string& conv, const std::string& agent) {
+    auto it = members_.find(conv_channel(conv));
+    if (it == members_.end()) return;
+    std::vector<SessionId> leaving;
+    for (SessionId sid : it->second) {
+        auto s = sessions_.find(sid);
+        if (s != sessions_.end() && s->second.role == Role::agent && s->second.principal == agent) {
+            leaving.push_back(sid);
+        }
+    }
+    for (SessionId sid : leaving) {
+        auto& s = sessions_.at(sid);
+        s.channels.erase(conv_channel(conv));
+        it->second.erase(sid);
+    }
+    if (it->second.empty()) {
+        members_.erase(it);
+        bus_.unsubscribe(conv_channel(conv));
+    }
+}
+
+void Hub::apply_routing(TimeMs now) {
+    namespace re = route_event;
+    for (auto& ev : router_.take_events()) {
+        if (auto* a = std::get_if<re::Assigned>(&ev)) {
+            auto it = open_.find(a->conv);
+            if (it == open_.end()) continue;
+            Conversation& c = it->second;
+            auto agent = router_.agent(a->agent);
+            c.state = ConvState::active;
+            c.agent_id = a->agent;
+            c.agent_name = agent ? agent->name : a->agent;
+            c.assigned = now;
+            told_position_.erase(c.id);
+            store_update(c);
+            if (!a->previous_agent.empty()) {
+                detach_agent(c.id, a->previous_agent);
+                publish(agent_channel(a->previous_agent),
+                        proto::encode(proto::ConversationEvent{summary(c), {}, "transferred"}));
+            }
+            publish_state(c, {}, a->previous_agent.empty() ? "assigned" : "transferred");
+        } else if (auto* r = std::get_if<re::Requeued>(&ev)) {
+            auto it = open_.find(r->conv);
+            if (it == open_.end()) continue;
+            Conversation& c = it->second;
+            auto view = router_.position(c.id, now);
+            c.state = ConvState::waiting;
+            c.agent_id.clear();
+            c.agent_name.clear();
+            c.queued = now;
+            if (view) c.department = view->department;
+            store_update(c);
+            detach_agent(c.id, r->previous_agent);
+            std::string reason = r->reason == "transfer" ? "transferred" : "requeued";
+            publish(agent_channel(r->previous_agent),
+                    proto::encode(proto::ConversationEvent{summary(c), {}, reason}));
+            publish_state(c, {}, reason);
+        } else if (auto* o = std::get_if<re::Offered>(&ev)) {
+            auto view = router_.position(o->conv, now);
+            proto::Offer offer{o->conv, {}, {}, {}, o->deadline};
+            if (view) {
+                offer.visitor_name = view->visitor_name;
+                offer.department = view->department;
+                offer.first_message = view->first_message;
+            }
+            publish(agent_channel(o->agent), proto::encode(offer));
+        } else if (auto* e = std::get_if<re::OfferEnded>(&ev)) {
+            publish(agent_channel(e->agent), proto::encode(proto::OfferEnded{e->conv, e->reason}));
+        } else if (std::holds_alternative<re::QueueChanged>(ev)) {
+            queue_changed_ = true;
+        } else if (auto* ch = std::get_if<re::AgentChanged>(&ev)) {
+            agents_changed_.insert(ch->agent);
+        }
+    }
+}
+
+// Agents get the whole queue in service order (with per-department counts);
+// each waiting visitor gets their own position and estimated wait when it moves.
+void Hub::publish_queue(TimeMs now) {
+    auto views = router_.queue(now);
+    proto::QueueEvent q;
+    std::map<std::string, std::size_t> counts;
+    for (const auto& v : views) {
+        q.waiting.push_back(proto::QueueEntry{v.conv, v.visitor_name, v.since, v.department,
+                                              v.first_message, v.position, v.priority,
+                                              v.offered_to});
+        ++counts[v.department];
+    }
+    q.counts.assign(counts.begin(), counts.end());
+    bus_.publish(kAgentsChannel, Envelope{std::make_shared<const std::string>(proto::encode(q)), {}});
+    for (const auto& v : views) {
+        auto c = open_.find(v.conv);
+        if (c == open_.end()) continue;
+        std::int64_t wait_s = (v.estimated_wait_ms + 999) / 1000;
+        auto& told = told_position_[v.conv];
+        if (told.first == v.position && told.second == wait_s) continue;
+        told = {v.position, wait_s};
+        bus_.publish(visitor_channel(c->second.visitor_id),
+                     Envelope{std::make_shared<const std::string>(proto::encode(
+                                  proto::QueuePosition{v.conv, v.position, wait_s})),
+                              {}});
+    }
+}
+
+void Hub::publish_offline() {
+    proto::OfflineMessages list;
+    try {
+        for (auto& m : store_.offline_messages(false, settings_.offline_list_limit)) {
+            list.items.push_back({m.id, m.name, m.email, m.department, m.text, m.created,
+                                  m.handled, m.handled_by});
+        }
+    } catch (const StoreError&) {
+        return;
+    }
+    bus_.publish(kAgentsChannel,
+                 Envelope{std::make_shared<const std::string>(proto::encode(list)), {}});
 }
 
 }  // namespace sb::core

@@ -32,6 +32,8 @@ struct HubSettings {
     double rate_per_s = 20;           // frames per second per connection, sustained
     double rate_burst = 40;           // frames allowed in a burst
     std::size_t replay_page = 500;    // messages read from the store per page on resume
+    std::size_t offline_list_limit = 200;  // offline messages sent per list
+    RoutingSettings routing;
 };
 
 class Hub {
@@ -43,8 +45,8 @@ public:
 
     void on_open(SessionId sid, TimeMs now);
     void on_frame(SessionId sid, std::string_view text, TimeMs now);
-    void on_close(SessionId sid);
-    // Closes connections that did not say hello in time.
+    void on_close(SessionId sid, TimeMs now);
+    // Hello timeouts, and the router's timers (offers, drop grace, auto-away).
     void tick(TimeMs now);
     // End of a loop turn: commit, then release every queued output in order.
     void flush(TimeMs now);
@@ -52,13 +54,15 @@ public:
     bool dirty() const;
 
     std::size_t session_count() const { return sessions_.size(); }
-    std::size_t waiting_count() const { return router_.size(); }
+    std::size_t waiting_count() const { return router_.waiting_count(); }
+    const Router& router() const { return router_; }
 
 private:
     struct Session {
         std::optional<proto::Role> role;  // empty until hello
         std::string principal;            // visitor id or agent id
         std::string name;
+        bool supervisor = false;
         TimeMs opened = 0;
         double tokens = 0;  // rate limiter bucket
         TimeMs refilled = 0;
@@ -96,12 +100,28 @@ private:
     void handle(SessionId sid, Session& s, proto::Resume& m, TimeMs now);
     void handle(SessionId sid, Session& s, proto::Take& m, TimeMs now);
     void handle(SessionId sid, Session& s, proto::Close& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::SetPresence& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::Accept& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::Decline& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::Transfer& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::LeaveMessage& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::OfflineList& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::OfflineHandled& m, TimeMs now);
+    bool agent_only(SessionId sid, const Session& s);
+    void route_error(SessionId sid, RouteError e, const std::string& conv);
+    // Applies what the router decided: store updates and notifications.
+    void apply_routing(TimeMs now);
+    void store_update(const Conversation& c);
+    void detach_agent(const std::string& conv, const std::string& agent);
+    void publish_queue(TimeMs now);
+    void publish_offline();
 
     // Finds a conversation the session may act on, or queues the right error.
     Conversation* writable(SessionId sid, const Session& s, const std::string& conv,
-                           bool allow_closed, std::optional<Conversation>& closed_copy);
+                           bool allow_closed, std::optional<Conversation>& closed_copy,
+                           const std::string& client_id = {});
     void append(SessionId sid, const Session& s, Conversation& c, const std::string& client_id,
-                const std::string& text, TimeMs now);
+                const std::string& text, TimeMs now, bool internal = false);
     void ensure_batch();
     bool take_token(Session& s, TimeMs now);
 
@@ -115,7 +135,7 @@ private:
     void leave_all(SessionId sid, Session& s);
     void deliver(const std::string& channel, const Envelope& e);
     void replay(const PendingResume& r);
-    void reload();
+    void rebuild(TimeMs now);
 
     proto::ConvSummary summary(const Conversation& c) const;
     std::vector<proto::ConvSummary> open_of(proto::Role role, const std::string& principal) const;
@@ -133,11 +153,16 @@ private:
     std::unordered_map<std::string, std::unordered_set<SessionId>> members_;
     // Conversations not closed, by id: the hot path never reads the store.
     std::unordered_map<std::string, Conversation> open_;
+    std::unordered_map<std::string, std::string> open_by_visitor_;  // visitor id → open conv
 
     std::vector<Output> outputs_;
     std::vector<PendingAck> pending_acks_;
     std::vector<PendingResume> pending_resumes_;
     bool queue_changed_ = false;
+    bool offline_changed_ = false;
+    std::set<std::string> agents_changed_;
+    // Last position/wait told to each waiting visitor: only changes are sent.
+    std::unordered_map<std::string, std::pair<std::size_t, std::int64_t>> told_position_;
 };
 
 }  // namespace sb::core

@@ -29,9 +29,14 @@ struct Conversation {
     std::string agent_id;  // empty until assigned
     std::string agent_name;
     ConvState state = ConvState::waiting;
+    std::string department;  // empty = any agent
+    int priority = 0;        // higher is served first
+    // Timings, the raw material of wait and first-response times. 0 = not yet.
     TimeMs created = 0;
-    TimeMs assigned = 0;  // 0 = never
-    TimeMs closed = 0;    // 0 = open
+    TimeMs queued = 0;       // last entered the queue (a requeue moves it)
+    TimeMs assigned = 0;     // last assigned to an agent
+    TimeMs first_reply = 0;  // first message by an agent
+    TimeMs closed = 0;
     std::uint64_t last_seq = 0;
     std::uint64_t visitor_read_seq = 0;
     std::uint64_t agent_read_seq = 0;
@@ -45,6 +50,7 @@ struct NewMessage {
     std::string client_id;  // may be empty (system messages); otherwise unique per (conv, author_id)
     std::string text;
     TimeMs ts = 0;
+    bool internal = false;  // agents only (notes, transfer notes): never sent to the visitor
 };
 
 struct StoredMessage {
@@ -56,11 +62,25 @@ struct StoredMessage {
     std::string client_id;
     std::string text;
     TimeMs ts = 0;
+    bool internal = false;
 };
 
 struct AppendOutcome {
     StoredMessage message;
     bool duplicate = false;  // client_id seen before: nothing new was stored
+};
+
+// Left by a visitor when nobody could take the chat.
+struct OfflineMessage {
+    std::string id;
+    std::string visitor_id;
+    std::string name;
+    std::string email;
+    std::string department;
+    std::string text;
+    TimeMs created = 0;
+    TimeMs handled = 0;  // 0 = not yet
+    std::string handled_by;  // agent id
 };
 
 }  // namespace sb::core

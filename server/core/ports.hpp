@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/model.hpp"
 
@@ -50,6 +51,8 @@ struct AgentIdentity {
     std::string id;
     std::string name;
     bool supervisor = false;
+    std::vector<std::string> departments;  // empty = every department
+    int capacity = 0;                      // 0 = the routing default
 };
 
 // Tokens, randomness and hashing: crypto stays outside the core.

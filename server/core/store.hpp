@@ -44,7 +44,7 @@ public:
     // A new conversation starts at last_seq 0 whatever the record says.
     virtual void create_conversation(const Conversation& c) = 0;
     virtual std::optional<Conversation> conversation(std::string_view id) = 0;
-    // Writes state, agent_id/agent_name, assigned, closed and read seqs.
+    // Writes every field but id, visitor_id, created and last_seq.
     // last_seq is owned by append() and is not written here. Throws StoreError
     // for an unknown conversation.
     virtual void update_conversation(const Conversation& c) = 0;
@@ -59,6 +59,14 @@ public:
     // stored message with duplicate = true and stores nothing.
     // Throws StoreError if the conversation does not exist.
     virtual AppendOutcome append(const NewMessage& m) = 0;
+    virtual void create_offline_message(const OfflineMessage& m) = 0;
+    // Newest first, at most `limit`; handled ones only when asked.
+    virtual std::vector<OfflineMessage> offline_messages(bool include_handled,
+                                                         std::size_t limit) = 0;
+    // Marks it handled by `agent_id` at `now`; false if unknown or already handled.
+    virtual bool mark_offline_handled(std::string_view id, std::string_view agent_id,
+                                      TimeMs now) = 0;
+
     // Messages with seq > after_seq, in seq order, at most `limit`; empty for
     // an unknown conversation.
     virtual std::vector<StoredMessage> messages_after(std::string_view conv,

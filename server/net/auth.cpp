@@ -250,7 +250,7 @@ std::optional<core::AgentIdentity> Auth::verify_agent_token(std::string_view tok
     auto it = by_id_.find(payload->substr(0, sep));
     if (it == by_id_.end()) return std::nullopt;  // account removed
     const AgentAccount& a = agents_[it->second];
-    return core::AgentIdentity{a.id, a.name, a.role == "supervisor"};
+    return core::AgentIdentity{a.id, a.name, a.role == "supervisor", a.departments, a.capacity};
 }
 
 std::string Auth::random_id() {

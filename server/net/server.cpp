@@ -471,7 +471,7 @@ void Server::Impl::session_frame(SessionId sid, std::string_view text) {
 
 void Server::Impl::session_ended(SessionId sid) {
     sessions.erase(sid);
-    hub.on_close(sid);
+    hub.on_close(sid, now_ms());
     schedule_flush();
     if (stopping && sessions.empty()) ioc.stop();
 }

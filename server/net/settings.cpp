@@ -1,6 +1,13 @@
 #include "net/settings.hpp"
 
+#include <unicode/timezone.h>
+#include <unicode/unistr.h>
+
+#include <algorithm>
 #include <charconv>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -98,6 +105,59 @@ const std::map<std::string, Option>& options() {
                                [](Settings& s, const std::string& v) {
                                    return parse_uint(v, s.hub.limits.max_frame_bytes, 16u << 20);
                                }}},
+        {"--assign-mode", {"auto (assign at once), offer (the agent accepts within the offer "
+                           "timeout) or manual (agents take from the queue) (default auto)",
+                           [](Settings& s, const std::string& v) {
+                               if (v == "auto") s.hub.routing.mode = core::AssignMode::auto_assign;
+                               else if (v == "offer") s.hub.routing.mode = core::AssignMode::offer;
+                               else if (v == "manual") s.hub.routing.mode = core::AssignMode::manual;
+                               else return false;
+                               return true;
+                           }}},
+        {"--default-capacity", {"conversations an agent holds at once unless their account says "
+                                "otherwise (default 3)",
+                                [](Settings& s, const std::string& v) {
+                                    return parse_uint(v, s.hub.routing.default_capacity, 1000) &&
+                                           s.hub.routing.default_capacity > 0;
+                                }}},
+        {"--offer-timeout-ms", {"offer mode: time an agent has to accept (default 30000)",
+                                [](Settings& s, const std::string& v) {
+                                    return parse_uint(v, s.hub.routing.offer_timeout_ms, 86'400'000);
+                                }}},
+        {"--drop-grace-ms", {"a disconnected agent keeps their conversations this long (default "
+                             "60000)",
+                             [](Settings& s, const std::string& v) {
+                                 return parse_uint(v, s.hub.routing.drop_grace_ms, 86'400'000);
+                             }}},
+        {"--auto-away-ms", {"an online agent idle this long turns away; 0 = never (default 900000)",
+                            [](Settings& s, const std::string& v) {
+                                return parse_uint(v, s.hub.routing.auto_away_ms, 86'400'000);
+                            }}},
+        {"--prefer-last-agent", {"on|off: a returning visitor goes to their previous agent when "
+                                 "that agent has room (default on)",
+                                 [](Settings& s, const std::string& v) {
+                                     if (v != "on" && v != "off") return false;
+                                     s.hub.routing.prefer_last_agent = v == "on";
+                                     return true;
+                                 }}},
+        {"--max-queue", {"waiting conversations per department before visitors are asked to "
+                         "leave a message (default 50)",
+                         [](Settings& s, const std::string& v) {
+                             return parse_uint(v, s.hub.routing.max_queue, 1'000'000);
+                         }}},
+        {"--queue-without-agents", {"on|off: queue visitors even when no agent is online, instead "
+                                    "of offering the leave-a-message form (default off)",
+                                    [](Settings& s, const std::string& v) {
+                                        if (v != "on" && v != "off") return false;
+                                        s.hub.routing.queue_without_agents = v == "on";
+                                        return true;
+                                    }}},
+        {"--business-hours", {"JSON file of opening hours per department (default: always open; "
+                              "see docs/ROUTING.md)",
+                              [](Settings& s, const std::string& v) {
+                                  s.business_hours_file = v;
+                                  return !v.empty();
+                              }}},
         {"--max-text-bytes", {"largest chat message text in UTF-8 bytes (default 16384)",
                               [](Settings& s, const std::string& v) {
                                   return parse_uint(v, s.hub.limits.max_text_bytes, 16u << 20);
@@ -159,6 +219,86 @@ ParseResult parse_settings(int argc, char** argv) {
     if (s.agents_file.empty()) s.agents_file = s.data_dir + "/agents.json";
     r.settings = std::move(s);
     return r;
+}
+
+}  // namespace sb::net
+
+namespace sb::net {
+
+namespace {
+
+// "HH:MM" → minutes since midnight; "24:00" allowed as an end.
+std::optional<int> parse_clock(const std::string& t) {
+    if (t.size() != 5 || t[2] != ':') return std::nullopt;
+    int h = 0, m = 0;
+    for (int i : {0, 1, 3, 4}) {
+        if (t[static_cast<std::size_t>(i)] < '0' || t[static_cast<std::size_t>(i)] > '9') {
+            return std::nullopt;
+        }
+    }
+    h = (t[0] - '0') * 10 + (t[1] - '0');
+    m = (t[3] - '0') * 10 + (t[4] - '0');
+    if (m > 59 || h > 24 || (h == 24 && m != 0)) return std::nullopt;
+    return h * 60 + m;
+}
+
+}  // namespace
+
+std::map<std::string, core::WeeklyHours> load_business_hours(const std::string& file) {
+    std::ifstream in(file);
+    if (!in) throw std::runtime_error(file + ": cannot open business hours file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto doc = nlohmann::json::parse(ss.str(), nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+        throw std::runtime_error(file + ": expected a JSON object of departments");
+    }
+    static const char* kDays[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+    std::map<std::string, core::WeeklyHours> out;
+    for (const auto& [dept, spec] : doc.items()) {
+        const std::string where = file + ": department \"" + dept + "\"";
+        if (!spec.is_object()) throw std::runtime_error(where + ": expected an object");
+        core::WeeklyHours h;
+        if (spec.contains("time_zone")) {
+            if (!spec["time_zone"].is_string()) {
+                throw std::runtime_error(where + ": field \"time_zone\" must be a string");
+            }
+            h.time_zone = spec["time_zone"].get<std::string>();
+            std::unique_ptr<icu::TimeZone> tz(
+                icu::TimeZone::createTimeZone(icu::UnicodeString::fromUTF8(h.time_zone)));
+            if (*tz == icu::TimeZone::getUnknown()) {
+                throw std::runtime_error(where + ": field \"time_zone\": unknown zone \"" +
+                                         h.time_zone + "\"");
+            }
+        }
+        if (!spec.contains("days") || !spec["days"].is_object()) {
+            throw std::runtime_error(where + ": field \"days\" must be an object like "
+                                             "{\"mon\": [\"09:00-18:00\"]}");
+        }
+        for (const auto& [day, ranges] : spec["days"].items()) {
+            auto d = std::find(std::begin(kDays), std::end(kDays), day);
+            if (d == std::end(kDays)) {
+                throw std::runtime_error(where + ": field \"days\": unknown day \"" + day +
+                                         "\" (use mon … sun)");
+            }
+            if (!ranges.is_array()) {
+                throw std::runtime_error(where + ": days." + day + " must be an array");
+            }
+            for (const auto& r : ranges) {
+                std::string text = r.is_string() ? r.get<std::string>() : "";
+                auto dash = text.find('-');
+                auto open = dash == std::string::npos ? std::nullopt : parse_clock(text.substr(0, dash));
+                auto close = dash == std::string::npos ? std::nullopt : parse_clock(text.substr(dash + 1));
+                if (!open || !close || *open >= *close) {
+                    throw std::runtime_error(where + ": days." + day + ": \"" + text +
+                                             "\" is not a range like \"09:00-18:00\"");
+                }
+                h.days[static_cast<std::size_t>(d - std::begin(kDays))].emplace_back(*open, *close);
+            }
+        }
+        out.emplace(dept, std::move(h));
+    }
+    return out;
 }
 
 }  // namespace sb::net

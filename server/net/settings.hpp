@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@ struct Settings {
     std::uint32_t token_ttl_s = 12 * 3600;    // agent sign-in token lifetime
     std::uint32_t tick_ms = 250;              // timer resolution for hello timeouts
     bool sqlite_full_sync = false;            // fsync every commit (power-loss durability)
+    std::string business_hours_file;          // opening hours per department; empty = always open
     core::HubSettings hub;                    // hello timeout, rate limit, protocol limits
 };
 
@@ -39,6 +41,11 @@ struct ParseResult {
 };
 
 ParseResult parse_settings(int argc, char** argv);
+
+// Reads opening hours: {"<department or \"\" for the default>": {"time_zone":
+// "Europe/Istanbul", "days": {"mon": ["09:00-18:00"], ...}}}. Throws
+// std::runtime_error naming the file, the department and the field.
+std::map<std::string, core::WeeklyHours> load_business_hours(const std::string& file);
 std::string settings_help();
 
 }  // namespace sb::net

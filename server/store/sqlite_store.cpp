@@ -15,6 +15,7 @@ using core::AppendOutcome;
 using core::Conversation;
 using core::ConvState;
 using core::NewMessage;
+using core::OfflineMessage;
 using core::Sender;
 using core::StoredMessage;
 using core::StoreError;
@@ -22,17 +23,25 @@ using core::Visitor;
 
 namespace {
 
-// Bump when the schema below changes, and teach create_schema() to migrate.
-constexpr int kSchemaVersion = 1;
+// Bump when the schema changes, and add a migration step to create_schema().
+// 1: visitors, conversations, messages.
+// 2: conversations gain department, priority, queued and first_reply; messages
+//    gain internal; offline_messages.
+constexpr int kSchemaVersion = 2;
 // How long a statement waits for another connection (a backup, the sqlite3
 // shell) to release the database before it fails with "database is locked".
 constexpr int kBusyTimeoutMs = 5000;
 
-// Enums are stored as their protocol names (proto::to_string). The literal
-// 'closed' below is proto::to_string(ConvState::closed); it has to be a literal
-// for SQLite to use the partial index.
+// The current schema, for a fresh file. Enums are stored as their protocol
+// names (proto::to_string). The literal 'closed' below is
+// proto::to_string(ConvState::closed); it has to be a literal for SQLite to use
+// the partial index.
+//
+// Columns added by a migration come last here too, in the migration's order,
+// so that a fresh and a migrated database have the very same tables (a test
+// compares them).
 constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS visitors (
+CREATE TABLE visitors (
     id          TEXT PRIMARY KEY NOT NULL,
     token_hash  TEXT UNIQUE NOT NULL,
     name        TEXT NOT NULL,
@@ -40,7 +49,7 @@ CREATE TABLE IF NOT EXISTS visitors (
     created     INTEGER NOT NULL
 ) STRICT;
 
-CREATE TABLE IF NOT EXISTS conversations (
+CREATE TABLE conversations (
     id                TEXT PRIMARY KEY NOT NULL,
     visitor_id        TEXT NOT NULL REFERENCES visitors(id),
     visitor_name      TEXT NOT NULL,
@@ -52,14 +61,18 @@ CREATE TABLE IF NOT EXISTS conversations (
     closed            INTEGER NOT NULL,
     last_seq          INTEGER NOT NULL DEFAULT 0,
     visitor_read_seq  INTEGER NOT NULL,
-    agent_read_seq    INTEGER NOT NULL
+    agent_read_seq    INTEGER NOT NULL,
+    department        TEXT NOT NULL DEFAULT '',
+    priority          INTEGER NOT NULL DEFAULT 0,
+    queued            INTEGER NOT NULL DEFAULT 0,
+    first_reply       INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-CREATE INDEX IF NOT EXISTS conversations_open
+CREATE INDEX conversations_open
     ON conversations(created, id) WHERE state <> 'closed';
-CREATE INDEX IF NOT EXISTS conversations_by_visitor
+CREATE INDEX conversations_by_visitor
     ON conversations(visitor_id, created);
 
-CREATE TABLE IF NOT EXISTS messages (
+CREATE TABLE messages (
     conv         TEXT NOT NULL REFERENCES conversations(id),
     seq          INTEGER NOT NULL,
     sender       TEXT NOT NULL,
@@ -68,10 +81,47 @@ CREATE TABLE IF NOT EXISTS messages (
     client_id    TEXT NOT NULL,
     text         TEXT NOT NULL,
     ts           INTEGER NOT NULL,
+    internal     INTEGER NOT NULL DEFAULT 0 CHECK (internal IN (0, 1)),
     PRIMARY KEY (conv, seq)
 ) STRICT, WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id
+CREATE UNIQUE INDEX messages_client_id
     ON messages(conv, author_id, client_id) WHERE client_id <> '';
+)sql";
+
+// New in version 2: created as is by both a fresh schema and the migration.
+// The partial index serves the usual listing, the unhandled ones.
+constexpr const char* kOfflineMessages = R"sql(
+CREATE TABLE offline_messages (
+    id          TEXT PRIMARY KEY NOT NULL,
+    visitor_id  TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    email       TEXT NOT NULL,
+    department  TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    created     INTEGER NOT NULL,
+    handled     INTEGER NOT NULL,
+    handled_by  TEXT NOT NULL
+) STRICT;
+CREATE INDEX offline_messages_newest
+    ON offline_messages(created DESC, id);
+CREATE INDEX offline_messages_unhandled
+    ON offline_messages(created DESC, id) WHERE handled = 0;
+)sql";
+
+// Version 1 to 2. ADD COLUMN needs a default for a NOT NULL column; existing
+// rows take it, except where the old data says better: a conversation entered
+// the queue when it was created (version 1 never requeued), and its first
+// reply is its first agent message. 'agent' is proto::to_string(Sender::agent).
+constexpr const char* kMigrateTo2 = R"sql(
+ALTER TABLE conversations ADD COLUMN department TEXT NOT NULL DEFAULT '';
+ALTER TABLE conversations ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN queued INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN first_reply INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN internal INTEGER NOT NULL DEFAULT 0 CHECK (internal IN (0, 1));
+UPDATE conversations SET
+    queued = created,
+    first_reply = coalesce((SELECT min(ts) FROM messages
+                            WHERE conv = conversations.id AND sender = 'agent'), 0);
 )sql";
 
 [[noreturn]] void fail(sqlite3* db, std::string_view context) {
@@ -187,15 +237,25 @@ std::string query_text(sqlite3* db, const char* sql) {
 }
 
 void create_schema(sqlite3* db) {
-    // IMMEDIATE: two processes opening a fresh file do not race on the schema.
+    // IMMEDIATE: two processes opening the same file do not race on the schema,
+    // and a migration is all or nothing.
     exec(db, "BEGIN IMMEDIATE");
     try {
         const auto version = query_int(db, "PRAGMA user_version");
         if (version > kSchemaVersion)
             throw StoreError("sqlite: the database has schema version " + std::to_string(version) +
                              ", newer than this build's " + std::to_string(kSchemaVersion));
-        exec(db, kSchema, "creating the schema");
-        // Version 0 is a fresh file; there is nothing older to migrate yet.
+        if (version < 0)
+            throw StoreError("sqlite: the database has no schema version this build knows (" +
+                             std::to_string(version) + ")");
+        if (version == 0) {  // a fresh file
+            exec(db, kSchema, "creating the schema");
+            exec(db, kOfflineMessages, "creating the schema");
+        }
+        if (version == 1) {
+            exec(db, kMigrateTo2, "migrating the schema from version 1 to 2");
+            exec(db, kOfflineMessages, "migrating the schema from version 1 to 2");
+        }
         if (version < kSchemaVersion)
             exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
         exec(db, "COMMIT");
@@ -247,8 +307,11 @@ ConvState state_named(const std::string& name) {
 #define SB_VISITOR_COLUMNS "id, token_hash, name, email, created"
 #define SB_CONVERSATION_COLUMNS                                                              \
     "id, visitor_id, visitor_name, agent_id, agent_name, state, created, assigned, closed, " \
-    "last_seq, visitor_read_seq, agent_read_seq"
-#define SB_MESSAGE_COLUMNS "conv, seq, sender, author_id, author_name, client_id, text, ts"
+    "last_seq, visitor_read_seq, agent_read_seq, department, priority, queued, first_reply"
+#define SB_MESSAGE_COLUMNS \
+    "conv, seq, sender, author_id, author_name, client_id, text, ts, internal"
+#define SB_OFFLINE_COLUMNS \
+    "id, visitor_id, name, email, department, text, created, handled, handled_by"
 
 Visitor read_visitor(const Query& q) {
     Visitor v;
@@ -274,6 +337,10 @@ Conversation read_conversation(const Query& q) {
     c.last_seq = q.uint64(9);
     c.visitor_read_seq = q.uint64(10);
     c.agent_read_seq = q.uint64(11);
+    c.department = q.text(12);
+    c.priority = static_cast<int>(q.int64(13));
+    c.queued = q.int64(14);
+    c.first_reply = q.int64(15);
     return c;
 }
 
@@ -287,6 +354,21 @@ StoredMessage read_message(const Query& q) {
     m.client_id = q.text(5);
     m.text = q.text(6);
     m.ts = q.int64(7);
+    m.internal = q.int64(8) != 0;
+    return m;
+}
+
+OfflineMessage read_offline(const Query& q) {
+    OfflineMessage m;
+    m.id = q.text(0);
+    m.visitor_id = q.text(1);
+    m.name = q.text(2);
+    m.email = q.text(3);
+    m.department = q.text(4);
+    m.text = q.text(5);
+    m.created = q.int64(6);
+    m.handled = q.int64(7);
+    m.handled_by = q.text(8);
     return m;
 }
 
@@ -356,14 +438,16 @@ struct SqliteStore::Impl {
     Statement insert_conversation{
         db.get(),
         "INSERT INTO conversations (id, visitor_id, visitor_name, agent_id, agent_name, state, "
-        "created, assigned, closed, visitor_read_seq, agent_read_seq) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"};
+        "department, priority, created, queued, assigned, first_reply, closed, "
+        "visitor_read_seq, agent_read_seq) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"};
     Statement conversation_by_id{
         db.get(), "SELECT " SB_CONVERSATION_COLUMNS " FROM conversations WHERE id = ?"};
     Statement update_conversation{
         db.get(),
-        "UPDATE conversations SET state = ?, agent_id = ?, agent_name = ?, assigned = ?, "
-        "closed = ?, visitor_read_seq = ?, agent_read_seq = ? WHERE id = ?"};
+        "UPDATE conversations SET visitor_name = ?, agent_id = ?, agent_name = ?, state = ?, "
+        "department = ?, priority = ?, queued = ?, assigned = ?, first_reply = ?, closed = ?, "
+        "visitor_read_seq = ?, agent_read_seq = ? WHERE id = ?"};
     Statement conversations_of_visitor{db.get(), "SELECT " SB_CONVERSATION_COLUMNS
                                                  " FROM conversations WHERE visitor_id = ? "
                                                  "ORDER BY created DESC, id"};
@@ -378,11 +462,24 @@ struct SqliteStore::Impl {
     Statement next_seq{db.get(),
                        "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? "
                        "RETURNING last_seq"};
-    Statement insert_message{
-        db.get(), "INSERT INTO messages (" SB_MESSAGE_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"};
+    Statement insert_message{db.get(), "INSERT INTO messages (" SB_MESSAGE_COLUMNS
+                                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"};
     Statement messages_after{db.get(),
                              "SELECT " SB_MESSAGE_COLUMNS
                              " FROM messages WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?"};
+
+    Statement insert_offline{db.get(), "INSERT INTO offline_messages (" SB_OFFLINE_COLUMNS
+                                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"};
+    // Two statements rather than one with "? OR handled = 0": a bound
+    // parameter would keep SQLite from using the partial index.
+    Statement offline_all{db.get(), "SELECT " SB_OFFLINE_COLUMNS
+                                    " FROM offline_messages ORDER BY created DESC, id LIMIT ?"};
+    Statement offline_unhandled{db.get(), "SELECT " SB_OFFLINE_COLUMNS
+                                          " FROM offline_messages WHERE handled = 0 "
+                                          "ORDER BY created DESC, id LIMIT ?"};
+    Statement mark_offline_handled{db.get(),
+                                   "UPDATE offline_messages SET handled = ?, handled_by = ? "
+                                   "WHERE id = ? AND handled = 0"};
 };
 
 SqliteStore::SqliteStore(const std::string& path, Durability durability)
@@ -469,8 +566,12 @@ void SqliteStore::create_conversation(const Conversation& c) {
         .bind(c.agent_id)
         .bind(c.agent_name)
         .bind(proto::to_string(c.state))
+        .bind(c.department)
+        .bind(std::int64_t{c.priority})
         .bind(c.created)
+        .bind(c.queued)
         .bind(c.assigned)
+        .bind(c.first_reply)
         .bind(c.closed)
         .bind(c.visitor_read_seq)
         .bind(c.agent_read_seq)
@@ -489,10 +590,15 @@ void SqliteStore::update_conversation(const Conversation& c) {
     Impl& s = *impl_;
     s.check_batch();
     Query q(s.update_conversation);
-    q.bind(proto::to_string(c.state))
+    q.bind(c.visitor_name)
         .bind(c.agent_id)
         .bind(c.agent_name)
+        .bind(proto::to_string(c.state))
+        .bind(c.department)
+        .bind(std::int64_t{c.priority})
+        .bind(c.queued)
         .bind(c.assigned)
+        .bind(c.first_reply)
         .bind(c.closed)
         .bind(c.visitor_read_seq)
         .bind(c.agent_read_seq)
@@ -538,8 +644,8 @@ AppendOutcome SqliteStore::append(const NewMessage& m) {
             seq = q.uint64(0);
             q.run();
         }
-        StoredMessage stored{m.conv,        seq,         m.from, m.author_id,
-                             m.author_name, m.client_id, m.text, m.ts};
+        StoredMessage stored{m.conv,      seq,    m.from, m.author_id, m.author_name,
+                             m.client_id, m.text, m.ts,   m.internal};
         Query q(s.insert_message);
         q.bind(stored.conv)
             .bind(stored.seq)
@@ -549,6 +655,7 @@ AppendOutcome SqliteStore::append(const NewMessage& m) {
             .bind(stored.client_id)
             .bind(stored.text)
             .bind(stored.ts)
+            .bind(std::int64_t{stored.internal ? 1 : 0})
             .run();
         return AppendOutcome{std::move(stored), false};
     });
@@ -564,8 +671,45 @@ std::vector<StoredMessage> SqliteStore::messages_after(std::string_view conv,
     return out;
 }
 
+// ---- offline messages ------------------------------------------------------
+
+void SqliteStore::create_offline_message(const OfflineMessage& m) {
+    impl_->check_batch();
+    Query q(impl_->insert_offline);
+    q.bind(m.id)
+        .bind(m.visitor_id)
+        .bind(m.name)
+        .bind(m.email)
+        .bind(m.department)
+        .bind(m.text)
+        .bind(m.created)
+        .bind(m.handled)
+        .bind(m.handled_by)
+        .run();
+}
+
+std::vector<OfflineMessage> SqliteStore::offline_messages(bool include_handled, std::size_t limit) {
+    Impl& s = *impl_;
+    s.check_batch();
+    Query q(include_handled ? s.offline_all : s.offline_unhandled);
+    q.bind(std::uint64_t{limit});
+    std::vector<OfflineMessage> out;
+    while (q.step()) out.push_back(read_offline(q));
+    return out;
+}
+
+bool SqliteStore::mark_offline_handled(std::string_view id, std::string_view agent_id,
+                                       core::TimeMs now) {
+    Impl& s = *impl_;
+    s.check_batch();
+    Query q(s.mark_offline_handled);
+    q.bind(now).bind(agent_id).bind(id).run();
+    return sqlite3_changes(s.db.get()) > 0;
+}
+
 #undef SB_VISITOR_COLUMNS
 #undef SB_CONVERSATION_COLUMNS
 #undef SB_MESSAGE_COLUMNS
+#undef SB_OFFLINE_COLUMNS
 
 }  // namespace sb::store

@@ -28,9 +28,11 @@ enum class Durability { normal, full };
 
 class SqliteStore final : public core::Store {
   public:
-    // Opens (creating if needed) the database at `path` and its schema.
-    // Throws core::StoreError carrying SQLite's message if it cannot, or if the
-    // file's schema is newer than this build knows.
+    // Opens (creating if needed) the database at `path` and its schema. A file
+    // with an older schema is migrated in place, in one transaction (version 1
+    // to 2: see sqlite_store.cpp). Throws core::StoreError carrying SQLite's
+    // message if it cannot, or if the file's schema is newer than this build
+    // knows.
     explicit SqliteStore(const std::string& path, Durability durability = Durability::normal);
     ~SqliteStore() override;  // an open batch is rolled back
 
@@ -52,8 +54,8 @@ class SqliteStore final : public core::Store {
     std::optional<core::Visitor> visitor_by_token_hash(std::string_view token_hash) override;
 
     // A new conversation starts with last_seq = 0 whatever the record says; its
-    // visitor must exist (foreign key). update_conversation() of an unknown id
-    // throws StoreError.
+    // visitor must exist (foreign key). update_conversation() writes every field
+    // but id, visitor_id, created and last_seq; an unknown id throws StoreError.
     void create_conversation(const core::Conversation& c) override;
     std::optional<core::Conversation> conversation(std::string_view id) override;
     void update_conversation(const core::Conversation& c) override;
@@ -67,6 +69,15 @@ class SqliteStore final : public core::Store {
     core::AppendOutcome append(const core::NewMessage& m) override;
     std::vector<core::StoredMessage> messages_after(std::string_view conv, std::uint64_t after_seq,
                                                     std::size_t limit) override;
+
+    // Newest first: created descending, then id ascending. A taken id throws
+    // StoreError. handled = 0 means not handled, so mark_offline_handled()
+    // wants a non-zero `now`.
+    void create_offline_message(const core::OfflineMessage& m) override;
+    std::vector<core::OfflineMessage> offline_messages(bool include_handled,
+                                                       std::size_t limit) override;
+    bool mark_offline_handled(std::string_view id, std::string_view agent_id,
+                              core::TimeMs now) override;
 
   private:
     struct Impl;  // the connection and its cached statements; keeps sqlite3.h out of here

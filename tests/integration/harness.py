@@ -142,8 +142,13 @@ class Server:
 
     # -- lifecycle ----------------------------------------------------------
     def command(self):
+        # Tests assign by hand ("take") and queue without agents online unless
+        # they choose otherwise.
+        mode = [] if "--assign-mode" in self.args else ["--assign-mode", "manual"]
+        if "--queue-without-agents" not in self.args:
+            mode += ["--queue-without-agents", "on"]
         return [BINARY, "--port", "0", "--bind", "127.0.0.1", "--data", self.data_dir,
-                "--web", self.web_dir, "--agents", self.agents_file] + self.args
+                "--web", self.web_dir, "--agents", self.agents_file] + mode + self.args
 
     def start(self):
         assert self.proc is None or self.proc.poll() is not None, "server already running"

@@ -82,6 +82,9 @@ TEST_CASE("start: both fields optional") {
     CHECK(s.text == "Merhaba, siparişim nerede?");
     s = decode_ok<Start>(R"({"type":"start","text":""})");
     CHECK(s.text.empty());
+    CHECK(s.department.empty());
+    s = decode_ok<Start>(R"({"type":"start","client_id":"c-2","department":"sales.tr"})");
+    CHECK(s.department == "sales.tr");
 }
 
 TEST_CASE("message: all fields") {
@@ -133,6 +136,60 @@ TEST_CASE("resume: after defaults to 0") {
 TEST_CASE("take and close") {
     decode_ok<Take>(R"({"type":"take"})");
     CHECK(decode_ok<Close>(R"({"type":"close","conv":"c9"})").conv == "c9");
+}
+
+TEST_CASE("presence: every status") {
+    CHECK(decode_ok<SetPresence>(R"({"type":"presence","status":"online"})").status ==
+          AgentStatus::online);
+    CHECK(decode_ok<SetPresence>(R"({"type":"presence","status":"away"})").status ==
+          AgentStatus::away);
+    CHECK(decode_ok<SetPresence>(R"({"type":"presence","status":"offline"})").status ==
+          AgentStatus::offline);
+}
+
+TEST_CASE("accept and decline") {
+    CHECK(decode_ok<Accept>(R"({"type":"accept","conv":"c1"})").conv == "c1");
+    CHECK(decode_ok<Decline>(R"({"type":"decline","conv":"c2"})").conv == "c2");
+}
+
+TEST_CASE("transfer: to an agent or to a department, optional note") {
+    auto t = decode_ok<Transfer>(R"({"type":"transfer","conv":"c1","to_agent":"a_7"})");
+    CHECK(t.conv == "c1");
+    CHECK(t.to_agent == "a_7");
+    CHECK(t.to_department.empty());
+    CHECK(t.note.empty());
+    t = decode_ok<Transfer>(
+        R"({"type":"transfer","conv":"c1","to_department":"billing","note":"VIP, iade onaylandı\n"})");
+    CHECK(t.to_agent.empty());
+    CHECK(t.to_department == "billing");
+    CHECK(t.note == "VIP, iade onaylandı\n");
+    t = decode_ok<Transfer>(R"({"type":"transfer","conv":"c1","to_agent":"a_7","note":""})");
+    CHECK(t.note.empty());
+}
+
+TEST_CASE("leave_message: required and optional fields") {
+    auto m = decode_ok<LeaveMessage>(
+        R"({"type":"leave_message","email":"a@example.com","text":"Call me back"})");
+    CHECK(m.client_id.empty());
+    CHECK(m.name.empty());
+    CHECK(m.email == "a@example.com");
+    CHECK(m.text == "Call me back");
+    CHECK(m.department.empty());
+    m = decode_ok<LeaveMessage>(
+        R"({"type":"leave_message","client_id":"lm-1","name":"Ayşe Yılmaz","email":"ayşe+chat@örnek.com.tr","text":"नमस्ते","department":"sales"})");
+    CHECK(m.client_id == "lm-1");
+    CHECK(m.name == "Ayşe Yılmaz");
+    CHECK(m.email == "ayşe+chat@örnek.com.tr");
+    CHECK(m.text == "नमस्ते");
+    CHECK(m.department == "sales");
+    // Loose on purpose: no dot needed after the '@'.
+    CHECK(decode_ok<LeaveMessage>(R"({"type":"leave_message","email":"x@y","text":"t"})").email ==
+          "x@y");
+}
+
+TEST_CASE("offline_list and offline_handled") {
+    decode_ok<OfflineList>(R"({"type":"offline_list"})");
+    CHECK(decode_ok<OfflineHandled>(R"({"type":"offline_handled","id":"om_12"})").id == "om_12");
 }
 
 TEST_CASE("unknown extra fields are ignored, whitespace is allowed") {
@@ -212,6 +269,23 @@ TEST_CASE("start errors") {
     expect_error(R"({"type":"start","text":null})", ErrorCode::bad_field, "text");
 }
 
+TEST_CASE("start department errors") {
+    expect_error(R"({"type":"start","department":""})", ErrorCode::bad_field, "department");
+    expect_error(R"({"type":"start","department":"sales team"})", ErrorCode::bad_field,
+                 "department");
+    expect_error(R"({"type":"start","department":"satış"})", ErrorCode::bad_field, "department");
+    expect_error(R"({"type":"start","department":3})", ErrorCode::bad_field, "department");
+    expect_error(R"({"type":"start","department":null})", ErrorCode::bad_field, "department");
+    expect_error(R"({"type":"start","department":")" + repeat(65) + "\"}", ErrorCode::too_long,
+                 "department");
+    CHECK(decode_ok<Start>(R"({"type":"start","department":")" + repeat(64) + "\"}")
+              .department.size() == 64);
+    // Wire order: client_id, text, department.
+    expect_error(R"({"type":"start","client_id":"","department":""})", ErrorCode::bad_field,
+                 "client_id");
+    expect_error(R"({"type":"start","text":5,"department":""})", ErrorCode::bad_field, "text");
+}
+
 TEST_CASE("message errors, the first failing field in wire order wins") {
     expect_error(R"({"type":"message"})", ErrorCode::missing_field, "conv");
     expect_error(R"({"type":"message","client_id":"m","text":"x"})", ErrorCode::missing_field,
@@ -277,6 +351,145 @@ TEST_CASE("resume and close errors") {
     expect_error(R"({"type":"close"})", ErrorCode::missing_field, "conv");
     expect_error(R"({"type":"close","conv":5})", ErrorCode::bad_field, "conv");
     expect_error(R"({"type":"close","conv":"a b"})", ErrorCode::bad_field, "conv");
+}
+
+TEST_CASE("presence errors") {
+    expect_error(R"({"type":"presence"})", ErrorCode::missing_field, "status");
+    expect_error(R"({"type":"presence","status":"busy"})", ErrorCode::bad_field, "status");
+    expect_error(R"({"type":"presence","status":"Online"})", ErrorCode::bad_field, "status");
+    expect_error(R"({"type":"presence","status":""})", ErrorCode::bad_field, "status");
+    expect_error(R"({"type":"presence","status":1})", ErrorCode::bad_field, "status");
+    expect_error(R"({"type":"presence","status":null})", ErrorCode::bad_field, "status");
+    expect_error(R"({"type":"presence","status":["away"]})", ErrorCode::bad_field, "status");
+}
+
+TEST_CASE("accept and decline errors") {
+    for (const std::string type : {"accept", "decline"}) {
+        CAPTURE(type);
+        const auto frame = [&](const std::string& rest) {
+            return R"({"type":")" + type + "\"" + rest + "}";
+        };
+        expect_error(frame(""), ErrorCode::missing_field, "conv");
+        expect_error(frame(R"(,"conv":"")"), ErrorCode::bad_field, "conv");
+        expect_error(frame(R"(,"conv":"a/b")"), ErrorCode::bad_field, "conv");
+        expect_error(frame(R"(,"conv":7)"), ErrorCode::bad_field, "conv");
+        expect_error(frame(R"(,"conv":null)"), ErrorCode::bad_field, "conv");
+        expect_error(frame(R"(,"conv":")" + repeat(65) + "\""), ErrorCode::too_long, "conv");
+    }
+}
+
+TEST_CASE("transfer errors") {
+    expect_error(R"({"type":"transfer","to_agent":"a_7"})", ErrorCode::missing_field, "conv");
+    expect_error(R"({"type":"transfer","conv":"c 1","to_agent":"a_7"})", ErrorCode::bad_field,
+                 "conv");
+    // Exactly one target: neither or both is bad_field on to_agent.
+    expect_error(R"({"type":"transfer","conv":"c1"})", ErrorCode::bad_field, "to_agent");
+    expect_error(R"({"type":"transfer","conv":"c1","note":"hi"})", ErrorCode::bad_field,
+                 "to_agent");
+    expect_error(R"({"type":"transfer","conv":"c1","to_agent":"a_7","to_department":"billing"})",
+                 ErrorCode::bad_field, "to_agent");
+    // Each target is an id.
+    expect_error(R"({"type":"transfer","conv":"c1","to_agent":""})", ErrorCode::bad_field,
+                 "to_agent");
+    expect_error(R"({"type":"transfer","conv":"c1","to_agent":"a 7"})", ErrorCode::bad_field,
+                 "to_agent");
+    expect_error(R"({"type":"transfer","conv":"c1","to_agent":7})", ErrorCode::bad_field,
+                 "to_agent");
+    expect_error(R"({"type":"transfer","conv":"c1","to_agent":")" + repeat(65) + "\"}",
+                 ErrorCode::too_long, "to_agent");
+    expect_error(R"({"type":"transfer","conv":"c1","to_department":""})", ErrorCode::bad_field,
+                 "to_department");
+    expect_error(R"({"type":"transfer","conv":"c1","to_department":"bill ing"})",
+                 ErrorCode::bad_field, "to_department");
+    expect_error(R"({"type":"transfer","conv":"c1","to_department":null})", ErrorCode::bad_field,
+                 "to_department");
+    expect_error(R"({"type":"transfer","conv":"c1","to_department":")" + repeat(65) + "\"}",
+                 ErrorCode::too_long, "to_department");
+    // The note: text up to max_text_bytes.
+    expect_error(R"({"type":"transfer","conv":"c1","to_agent":"a","note":5})", ErrorCode::bad_field,
+                 "note");
+    expect_error(R"({"type":"transfer","conv":"c1","to_agent":"a","note":null})",
+                 ErrorCode::bad_field, "note");
+    CHECK(decode_ok<Transfer>(R"({"type":"transfer","conv":"c1","to_agent":"a","note":")" +
+                              repeat(16384) + "\"}")
+              .note.size() == 16384);
+    expect_error(
+        R"({"type":"transfer","conv":"c1","to_agent":"a","note":")" + repeat(16385) + "\"}",
+        ErrorCode::too_long, "note");
+    expect_error(
+        "{\"type\":\"transfer\",\"conv\":\"c1\",\"to_agent\":\"a\",\"note\":\"\xED\xA0\x80\"}",
+        ErrorCode::bad_utf8, "");
+    // The target check comes before the note.
+    expect_error(R"({"type":"transfer","conv":"c1","note":5})", ErrorCode::bad_field, "to_agent");
+    // Errors echo the conv.
+    CHECK(decode_err(R"({"type":"transfer","conv":"c1"})").conv == "c1");
+}
+
+TEST_CASE("leave_message errors") {
+    const auto frame = [](const std::string& fields) {
+        return R"({"type":"leave_message",)" + fields + "}";
+    };
+    expect_error(frame(R"("text":"t")"), ErrorCode::missing_field, "email");
+    expect_error(frame(R"("email":"a@b")"), ErrorCode::missing_field, "text");
+    expect_error(frame(R"("email":"a@b","text":"")"), ErrorCode::bad_field, "text");
+    expect_error(frame(R"("email":"a@b","text":7)"), ErrorCode::bad_field, "text");
+    expect_error(frame(R"("email":"a@b","text":")" + repeat(16385) + "\""), ErrorCode::too_long,
+                 "text");
+    CHECK(decode_ok<LeaveMessage>(frame(R"("email":"a@b","text":")" + repeat(16384) + "\""))
+              .text.size() == 16384);
+    // email: a string, within max_name_bytes, one '@' with text on both sides, no spaces.
+    for (const char* bad :
+         {R"("")", R"("ayse")", R"("@example.com")", R"("ayse@")", R"("@")", R"("a@@b")",
+          R"("a@b@c")", R"("a b@c")", R"("a@b c")", R"(" a@b")", R"("a@b ")", R"("a@b\t")",
+          R"("a\n@b")", R"("a@b\u0000")", R"(5)", R"(null)", R"(["a@b"])"}) {
+        CAPTURE(bad);
+        expect_error(frame(std::string(R"("email":)") + bad + R"(,"text":"t")"),
+                     ErrorCode::bad_field, "email");
+    }
+    const std::string at_limit = repeat(64) + "@" + repeat(63);
+    CHECK(decode_ok<LeaveMessage>(frame(R"("email":")" + at_limit + R"(","text":"t")")).email ==
+          at_limit);
+    expect_error(frame(R"("email":")" + at_limit + R"(a","text":"t")"), ErrorCode::too_long,
+                 "email");
+    // Optional fields.
+    expect_error(frame(R"("client_id":"","email":"a@b","text":"t")"), ErrorCode::bad_field,
+                 "client_id");
+    expect_error(frame(R"("client_id":"x y","email":"a@b","text":"t")"), ErrorCode::bad_field,
+                 "client_id");
+    expect_error(frame(R"("name":5,"email":"a@b","text":"t")"), ErrorCode::bad_field, "name");
+    expect_error(frame(R"("name":")" + repeat(129) + R"(","email":"a@b","text":"t")"),
+                 ErrorCode::too_long, "name");
+    expect_error(frame(R"("email":"a@b","text":"t","department":"")"), ErrorCode::bad_field,
+                 "department");
+    expect_error(frame(R"("email":"a@b","text":"t","department":"a b")"), ErrorCode::bad_field,
+                 "department");
+    // Wire order: client_id, name, email, text, department.
+    expect_error(frame(R"("name":1,"email":"bad","text":"")"), ErrorCode::bad_field, "name");
+    expect_error(frame(R"("email":"bad","text":"")"), ErrorCode::bad_field, "email");
+    expect_error(frame(R"("email":"a@b","text":"","department":"")"), ErrorCode::bad_field, "text");
+    // Errors echo the client_id.
+    CHECK(decode_err(frame(R"("client_id":"lm-1","email":"bad","text":"t")")).client_id == "lm-1");
+}
+
+TEST_CASE("offline_handled errors") {
+    expect_error(R"({"type":"offline_handled"})", ErrorCode::missing_field, "id");
+    expect_error(R"({"type":"offline_handled","id":""})", ErrorCode::bad_field, "id");
+    expect_error(R"({"type":"offline_handled","id":"om 1"})", ErrorCode::bad_field, "id");
+    expect_error(R"({"type":"offline_handled","id":12})", ErrorCode::bad_field, "id");
+    expect_error(R"({"type":"offline_handled","id":null})", ErrorCode::bad_field, "id");
+    expect_error(R"({"type":"offline_handled","id":")" + repeat(65) + "\"}", ErrorCode::too_long,
+                 "id");
+    CHECK(decode_ok<OfflineHandled>(R"({"type":"offline_handled","id":")" + repeat(64) + "\"}")
+              .id.size() == 64);
+}
+
+TEST_CASE("routing types are case-sensitive client types") {
+    for (const char* t :
+         {"Presence", "ACCEPT", "leave-message", "offlineList", "offer", "offer_ended",
+          "queue_position", "unavailable", "left_message", "offline_messages"}) {
+        CAPTURE(t);
+        expect_error(std::string(R"({"type":")") + t + "\"}", ErrorCode::unknown_type, "type");
+    }
 }
 
 TEST_CASE("bad_utf8: ill-formed bytes anywhere in the frame") {
@@ -402,6 +615,9 @@ TEST_CASE("decode_client never throws on mutated and random frames") {
         R"({"type":"receipt","conv":"c1","kind":"read","seq":12})",
         R"({"type":"resume","conv":"c1","after":3})",
         R"({"type":"typing","conv":"c1","on":true})",
+        R"({"type":"transfer","conv":"c1","to_department":"d","note":"n"})",
+        R"({"type":"leave_message","client_id":"l","name":"n","email":"a@b","text":"t"})",
+        R"({"type":"presence","status":"away"})",
     };
     std::mt19937 rng(12345);
     std::uniform_int_distribution<int> byte(0, 255);

@@ -30,7 +30,16 @@ ConvSummary summary(std::string conv, ConvState state) {
     s.last_seq = 41;
     s.agent_name = "Deniz";
     s.visitor_name = "Ayşe";
+    s.department = "sales";
     return s;
+}
+
+QueueEntry entry(std::string conv, std::string visitor_name, std::int64_t since) {
+    QueueEntry e;
+    e.conv = std::move(conv);
+    e.visitor_name = std::move(visitor_name);
+    e.since = since;
+    return e;
 }
 
 }  // namespace
@@ -57,6 +66,7 @@ TEST_CASE("encode welcome") {
     CHECK(c["last_seq"] == 41);
     CHECK(c["agent_name"] == "Deniz");
     CHECK(c["visitor_name"] == "Ayşe");
+    CHECK(c["department"] == "sales");
     CHECK(j["conversations"][1]["state"] == "waiting");
     CHECK(j["conversations"][1]["agent_name"] == "");
 
@@ -126,7 +136,8 @@ TEST_CASE("encode conversation: summary flattened, client_id and reason only whe
                     {"state", "waiting"},
                     {"last_seq", 41},
                     {"agent_name", "Deniz"},
-                    {"visitor_name", "Ayşe"}});
+                    {"visitor_name", "Ayşe"},
+                    {"department", "sales"}});
     e.summary.state = ConvState::closed;
     e.client_id = "s-1";
     e.reason = "closed_by_agent";
@@ -134,6 +145,14 @@ TEST_CASE("encode conversation: summary flattened, client_id and reason only whe
     CHECK(j["state"] == "closed");
     CHECK(j["client_id"] == "s-1");
     CHECK(j["reason"] == "closed_by_agent");
+    // The department is always there, empty when the conversation has none.
+    e.summary.department.clear();
+    for (const char* reason : {"assigned", "transferred", "requeued", "closed_by_visitor"}) {
+        e.reason = reason;
+        j = parsed(encode(e));
+        CHECK(j["department"] == "");
+        CHECK(j["reason"] == reason);
+    }
 }
 
 TEST_CASE("encode replayed and queue") {
@@ -143,12 +162,47 @@ TEST_CASE("encode replayed and queue") {
     auto j = parsed(encode(QueueEvent{}));
     CHECK(j == json{{"type", "queue"}, {"waiting", json::array()}});
     QueueEvent q;
-    q.waiting = {{"c1", "Ayşe", 1000}, {"c2", "", 2000}};
+    q.waiting = {entry("c1", "Ayşe", 1000), entry("c2", "", 2000)};
+    q.waiting[0].department = "billing";
+    q.waiting[0].first_message = "Faturam iki kez kesildi";
+    q.waiting[0].position = 1;
+    q.waiting[0].priority = 5;
+    q.waiting[0].offered_to = "a_7";
+    q.waiting[1].position = 1;
     j = parsed(encode(q));
     REQUIRE(j["waiting"].size() == 2);
-    CHECK(j["waiting"][0] == json{{"conv", "c1"}, {"visitor_name", "Ayşe"}, {"since", 1000}});
-    CHECK(j["waiting"][1]["conv"] == "c2");
-    CHECK(j["waiting"][1]["since"] == 2000);
+    CHECK(j["waiting"][0] == json{{"conv", "c1"},
+                                  {"visitor_name", "Ayşe"},
+                                  {"since", 1000},
+                                  {"department", "billing"},
+                                  {"first_message", "Faturam iki kez kesildi"},
+                                  {"position", 1},
+                                  {"priority", 5},
+                                  {"offered_to", "a_7"}});
+    // Every member is present even when empty or zero.
+    CHECK(j["waiting"][1] == json{{"conv", "c2"},
+                                  {"visitor_name", ""},
+                                  {"since", 2000},
+                                  {"department", ""},
+                                  {"first_message", ""},
+                                  {"position", 1},
+                                  {"priority", 0},
+                                  {"offered_to", ""}});
+    q.waiting[1].priority = -3;
+    CHECK(parsed(encode(q))["waiting"][1]["priority"] == -3);
+    CHECK_FALSE(j.contains("counts"));  // only when set
+}
+
+TEST_CASE("encode queue: per-department counts for supervisors, only when set") {
+    QueueEvent q;
+    q.counts = {{"billing", 3}, {"", 2}, {"satış", 0}};
+    auto j = parsed(encode(q));
+    CHECK(j == json{{"type", "queue"},
+                    {"waiting", json::array()},
+                    {"counts", {{"billing", 3}, {"", 2}, {"satış", 0}}}});
+    q.counts = {{"big", SIZE_MAX}};
+    j = parsed(encode(q));
+    CHECK(j["counts"]["big"].get<std::uint64_t>() == SIZE_MAX);
 }
 
 TEST_CASE("encode error: conv and client_id only when set") {
@@ -158,10 +212,129 @@ TEST_CASE("encode error: conv and client_id only when set") {
     CHECK(j["code"] == "conv_closed");
     CHECK(j["conv"] == "c1");
     CHECK(j["client_id"] == "m-2");
-    for (int i = 0; i <= static_cast<int>(ErrorCode::internal); ++i) {
+    for (int i = 0; i <= static_cast<int>(ErrorCode::unavailable); ++i) {
         const auto code = static_cast<ErrorCode>(i);
-        CHECK(parsed(encode(ErrorEvent{code, "", "", ""}))["code"] == to_string(code));
+        CAPTURE(i);
+        const auto name = to_string(code);
+        CHECK(name != "unknown");
+        CHECK(error_code_from(name) == code);
+        CHECK(parsed(encode(ErrorEvent{code, "", "", ""}))["code"] == name);
     }
+}
+
+TEST_CASE("routing error codes keep their place at the end") {
+    CHECK(static_cast<int>(ErrorCode::internal) == 16);
+    CHECK(static_cast<int>(ErrorCode::no_room) == 17);
+    CHECK(static_cast<int>(ErrorCode::not_offered) == 18);
+    CHECK(static_cast<int>(ErrorCode::unavailable) == 19);
+    CHECK(to_string(ErrorCode::no_room) == "no_room");
+    CHECK(to_string(ErrorCode::not_offered) == "not_offered");
+    CHECK(to_string(ErrorCode::unavailable) == "unavailable");
+    CHECK(error_code_from("no_room") == ErrorCode::no_room);
+    CHECK(error_code_from("not_offered") == ErrorCode::not_offered);
+    CHECK(error_code_from("unavailable") == ErrorCode::unavailable);
+    CHECK_FALSE(error_code_from("No_room").has_value());
+}
+
+TEST_CASE("encode message: internal only when true") {
+    MessageEvent m{"c1", 5, Sender::agent, "Deniz", "", "VIP, refund approved", 99};
+    auto j = parsed(encode(m));
+    CHECK_FALSE(j.contains("internal"));
+    m.internal = true;
+    j = parsed(encode(m));
+    CHECK(j["internal"] == true);
+    CHECK(j["text"] == "VIP, refund approved");
+    CHECK(j.size() == 9);
+}
+
+TEST_CASE("encode queue_position") {
+    CHECK(parsed(encode(QueuePosition{"c1", 3, 240})) == json{{"type", "queue_position"},
+                                                              {"conv", "c1"},
+                                                              {"position", 3},
+                                                              {"estimated_wait_s", 240}});
+    CHECK(parsed(encode(QueuePosition{"c1", 1, 0}))["estimated_wait_s"] == 0);
+}
+
+TEST_CASE("encode unavailable: department always, client_id only when set") {
+    for (const char* reason : {"no_agents", "closed_hours", "queue_full"}) {
+        CHECK(parsed(encode(UnavailableEvent{reason, "", ""})) ==
+              json{{"type", "unavailable"}, {"reason", reason}, {"department", ""}});
+    }
+    CHECK(parsed(encode(UnavailableEvent{"closed_hours", "billing", "s-1"})) ==
+          json{{"type", "unavailable"},
+               {"reason", "closed_hours"},
+               {"department", "billing"},
+               {"client_id", "s-1"}});
+}
+
+TEST_CASE("encode offer and offer_ended") {
+    const Offer o{"c1", "Ayşe", "sales", "नमस्ते, a question", 1'767'225'630'000};
+    CHECK(parsed(encode(o)) == json{{"type", "offer"},
+                                    {"conv", "c1"},
+                                    {"visitor_name", "Ayşe"},
+                                    {"department", "sales"},
+                                    {"first_message", "नमस्ते, a question"},
+                                    {"deadline", 1'767'225'630'000}});
+    const auto empty = parsed(encode(Offer{"c2", "", "", "", 0}));
+    CHECK(empty["department"] == "");
+    CHECK(empty["first_message"] == "");
+    CHECK(empty["deadline"] == 0);
+
+    for (const char* reason : {"timeout", "declined", "withdrawn", "accepted"}) {
+        CHECK(parsed(encode(OfferEnded{"c1", reason})) ==
+              json{{"type", "offer_ended"}, {"conv", "c1"}, {"reason", reason}});
+    }
+}
+
+TEST_CASE("encode presence: every status, reason only when set") {
+    for (auto s : {AgentStatus::online, AgentStatus::away, AgentStatus::offline}) {
+        const auto j = parsed(encode(PresenceEvent{s, 2, 3, ""}));
+        CHECK(j ==
+              json{{"type", "presence"}, {"status", to_string(s)}, {"load", 2}, {"capacity", 3}});
+    }
+    CHECK(parsed(encode(PresenceEvent{AgentStatus::away, 0, 5, "idle"})) ==
+          json{{"type", "presence"},
+               {"status", "away"},
+               {"load", 0},
+               {"capacity", 5},
+               {"reason", "idle"}});
+    CHECK(to_string(AgentStatus::online) == "online");
+    CHECK(to_string(AgentStatus::away) == "away");
+    CHECK(to_string(AgentStatus::offline) == "offline");
+    CHECK(agent_status_from("away") == AgentStatus::away);
+    CHECK(agent_status_from("offline") == AgentStatus::offline);
+    CHECK(agent_status_from("online") == AgentStatus::online);
+    CHECK_FALSE(agent_status_from("busy").has_value());
+    CHECK_FALSE(agent_status_from("Online").has_value());
+}
+
+TEST_CASE("encode left_message: client_id only when set") {
+    CHECK(parsed(encode(LeftMessage{"om_1", ""})) ==
+          json{{"type", "left_message"}, {"id", "om_1"}});
+    CHECK(parsed(encode(LeftMessage{"om_1", "lm-1"})) ==
+          json{{"type", "left_message"}, {"id", "om_1"}, {"client_id", "lm-1"}});
+}
+
+TEST_CASE("encode offline_messages: every item field, empty list") {
+    CHECK(parsed(encode(OfflineMessages{})) ==
+          json{{"type", "offline_messages"}, {"items", json::array()}});
+    OfflineMessages m;
+    m.items.push_back(
+        {"om_1", "Ayşe", "a@example.com", "billing", "Call me back\nplease", 1000, 0, ""});
+    m.items.push_back({"om_2", "", "r@example.in", "", "नमस्ते", 2000, 3000, "a_7"});
+    const auto j = parsed(encode(m));
+    REQUIRE(j["items"].size() == 2);
+    CHECK(j["items"][0] == json{{"id", "om_1"},
+                                {"name", "Ayşe"},
+                                {"email", "a@example.com"},
+                                {"department", "billing"},
+                                {"text", "Call me back\nplease"},
+                                {"created", 1000},
+                                {"handled", 0},
+                                {"handled_by", ""}});
+    CHECK(j["items"][1]["handled"] == 3000);
+    CHECK(j["items"][1]["handled_by"] == "a_7");
+    CHECK(j["items"][1]["text"] == "नमस्ते");
 }
 
 TEST_CASE("encode a decode error as the server would send it") {
@@ -192,8 +365,14 @@ TEST_CASE("encoders replace ill-formed UTF-8 with U+FFFD instead of throwing") {
     CHECK_NOTHROW(out = encode(w));
     parsed(out);
     QueueEvent q;
-    q.waiting = {{bad, bad, 1}};
+    q.waiting = {entry(bad, bad, 1)};
+    q.waiting[0].first_message = bad;
+    q.counts = {{bad, 1}};
     CHECK_NOTHROW(out = encode(q));
+    parsed(out);
+    CHECK_NOTHROW(out = encode(Offer{bad, bad, bad, bad, 1}));
+    parsed(out);
+    CHECK_NOTHROW(out = encode(OfflineMessages{{{bad, bad, bad, bad, bad, 1, 2, bad}}}));
     parsed(out);
 }
 

@@ -26,6 +26,7 @@ namespace sb::store_contract {
 using core::Conversation;
 using core::ConvState;
 using core::NewMessage;
+using core::OfflineMessage;
 using core::Sender;
 using core::StoredMessage;
 using core::StoreError;
@@ -51,7 +52,12 @@ inline Conversation make_conversation(const std::string& id, const std::string& 
 inline NewMessage make_message(const std::string& conv, const std::string& author_id,
                                const std::string& client_id, const std::string& text = "hi",
                                Sender from = Sender::visitor) {
-    return NewMessage{conv, from, author_id, "Name of " + author_id, client_id, text, 1'000};
+    return NewMessage{conv, from, author_id, "Name of " + author_id, client_id, text, 1'000, false};
+}
+
+inline OfflineMessage make_offline(const std::string& id, TimeMs created) {
+    return OfflineMessage{
+        id, "v-" + id, "Name " + id, id + "@example.com", "sales", "text " + id, created, 0, ""};
 }
 
 // Comma-joined, so a failed CHECK prints both sides readably.
@@ -64,6 +70,12 @@ inline std::string seqs(const std::vector<StoredMessage>& ms) {
 inline std::string ids(const std::vector<Conversation>& cs) {
     std::string out;
     for (const auto& c : cs) out += (out.empty() ? "" : ",") + c.id;
+    return out;
+}
+
+inline std::string ids(const std::vector<OfflineMessage>& ms) {
+    std::string out;
+    for (const auto& m : ms) out += (out.empty() ? "" : ",") + m.id;
     return out;
 }
 
@@ -89,8 +101,12 @@ inline void check_same(const Conversation& got, const Conversation& want) {
     CHECK(got.agent_id == want.agent_id);
     CHECK(got.agent_name == want.agent_name);
     CHECK(name(got.state) == name(want.state));
+    CHECK(got.department == want.department);
+    CHECK(got.priority == want.priority);
     CHECK(got.created == want.created);
+    CHECK(got.queued == want.queued);
     CHECK(got.assigned == want.assigned);
+    CHECK(got.first_reply == want.first_reply);
     CHECK(got.closed == want.closed);
     CHECK(got.last_seq == want.last_seq);
     CHECK(got.visitor_read_seq == want.visitor_read_seq);
@@ -106,12 +122,25 @@ inline void check_same(const StoredMessage& got, const StoredMessage& want) {
     CHECK(got.client_id == want.client_id);
     CHECK(got.text == want.text);
     CHECK(got.ts == want.ts);
+    CHECK(got.internal == want.internal);
+}
+
+inline void check_same(const OfflineMessage& got, const OfflineMessage& want) {
+    CHECK(got.id == want.id);
+    CHECK(got.visitor_id == want.visitor_id);
+    CHECK(got.name == want.name);
+    CHECK(got.email == want.email);
+    CHECK(got.department == want.department);
+    CHECK(got.text == want.text);
+    CHECK(got.created == want.created);
+    CHECK(got.handled == want.handled);
+    CHECK(got.handled_by == want.handled_by);
 }
 
 // What append() should have stored for `m` under `seq`.
 inline StoredMessage stored_as(const NewMessage& m, std::uint64_t seq) {
-    return StoredMessage{m.conv,        seq,         m.from, m.author_id,
-                         m.author_name, m.client_id, m.text, m.ts};
+    return StoredMessage{m.conv,      seq,    m.from, m.author_id, m.author_name,
+                         m.client_id, m.text, m.ts,   m.internal};
 }
 
 // ---- visitors ---------------------------------------------------------------
@@ -169,8 +198,12 @@ TEST_CASE_TEMPLATE_DEFINE("Store contract: conversations", Factory,
     c.agent_id = "a1";
     c.agent_name = "Bo";
     c.state = ConvState::closed;
+    c.department = "billing";
+    c.priority = -3;  // negative on purpose
     c.created = 1'000;
+    c.queued = 1'500;
     c.assigned = 2'000;
+    c.first_reply = 2'500;
     c.closed = 3'000;
     c.visitor_read_seq = 7;
     c.agent_read_seq = 5;
@@ -188,14 +221,19 @@ TEST_CASE_TEMPLATE_DEFINE("Store contract: conversations", Factory,
         CHECK(store->conversation("c2")->last_seq == 0);
         CHECK(store->append(make_message("c2", "v1", "k1")).message.seq == 1);
     }
-    SUBCASE("update writes state, agent, assigned, closed and read seqs") {
+    SUBCASE("update writes every field but id, visitor, created and last_seq") {
         store->create_conversation(make_conversation("c2", "v1", 500));
         for (const char* k : {"k1", "k2", "k3"}) store->append(make_message("c2", "v1", k));
         auto u = *store->conversation("c2");
+        u.visitor_name = "Asha K.";
         u.state = ConvState::active;
         u.agent_id = "a7";
         u.agent_name = "Cem";
+        u.department = "sales";
+        u.priority = 5;
+        u.queued = 550;
         u.assigned = 600;
+        u.first_reply = 650;
         u.visitor_read_seq = 2;
         u.agent_read_seq = 3;
         store->update_conversation(u);
@@ -210,20 +248,49 @@ TEST_CASE_TEMPLATE_DEFINE("Store contract: conversations", Factory,
         REQUIRE(got);
         check_same(*got, u);
     }
-    SUBCASE("update does not write last_seq, visitor or created") {
+    SUBCASE("a requeue clears the agent and goes back to waiting") {
+        auto u = c;
+        u.state = ConvState::active;
+        u.closed = 0;
+        store->update_conversation(u);
+        check_same(*store->conversation("c1"), u);
+
+        // Transferred to another department: back in the queue, nobody on it.
+        u.state = ConvState::waiting;
+        u.agent_id.clear();
+        u.agent_name.clear();
+        u.department = "";
+        u.priority = 0;
+        u.queued = 4'000;
+        store->update_conversation(u);
+        auto got = store->conversation("c1");
+        REQUIRE(got);
+        check_same(*got, u);
+        CHECK(got->agent_id.empty());
+        CHECK(got->agent_name.empty());
+        CHECK(got->department.empty());
+        CHECK(name(got->state) == "waiting");
+        CHECK(ids(store->open_conversations()) == "c1");
+
+        u.department = "support";
+        store->update_conversation(u);
+        CHECK(store->conversation("c1")->department == "support");
+    }
+    SUBCASE("update does not write last_seq, visitor_id or created") {
         store->append(make_message("c1", "v1", "k1"));
         store->append(make_message("c1", "v1", "k2"));
         auto u = c;
         u.last_seq = 99;
-        u.visitor_name = "Someone else";
+        u.visitor_id = "v9";
         u.created = 5;
         store->update_conversation(u);
         auto got = store->conversation("c1");
         REQUIRE(got);
         CHECK(got->last_seq == 2);
         CHECK(got->visitor_id == "v1");
-        CHECK(got->visitor_name == "Asha");
         CHECK(got->created == 1'000);
+        CHECK(ids(store->conversations_of_visitor("v1")) == "c1");
+        CHECK(store->conversations_of_visitor("v9").empty());
 
         u.last_seq = 0;  // a stale copy cannot move it back either
         store->update_conversation(u);
@@ -463,6 +530,7 @@ TEST_CASE_TEMPLATE_DEFINE("Store contract: text round-trips byte for byte", Fact
     c.visitor_name = devanagari;
     c.agent_name = turkish;
     c.agent_id = "a1";
+    c.department = turkish;
     store->create_conversation(c);
 
     auto v = store->visitor("v1");
@@ -473,6 +541,7 @@ TEST_CASE_TEMPLATE_DEFINE("Store contract: text round-trips byte for byte", Fact
     REQUIRE(got);
     CHECK(got->visitor_name == devanagari);
     CHECK(got->agent_name == turkish);
+    CHECK(got->department == turkish);
 
     std::vector<NewMessage> sent;
     for (const auto* text : {&devanagari, &turkish, &mixed, &with_nul, &long_text}) {
@@ -491,6 +560,167 @@ TEST_CASE_TEMPLATE_DEFINE("Store contract: text round-trips byte for byte", Fact
         CHECK(stored[i].text.size() == sent[i].text.size());
         CHECK(stored[i].text == sent[i].text);
         CHECK(stored[i].author_name == turkish);
+    }
+}
+
+// ---- internal notes ---------------------------------------------------------------
+
+TEST_CASE_TEMPLATE_DEFINE("Store contract: the internal flag is stored and returned", Factory,
+                          sb_store_contract_internal) {
+    auto store = Factory::make();
+    store->create_visitor(make_visitor("v1"));
+    store->create_conversation(make_conversation("c1", "v1"));
+    auto note = make_message("c1", "a1", "n1", "VIP, be nice", Sender::agent);
+    note.internal = true;
+    const auto visible = make_message("c1", "a1", "n2", "Hello!", Sender::agent);
+    auto transfer = make_message("c1", "system", "", "transferred: billing", Sender::system);
+    transfer.internal = true;
+
+    auto a = store->append(note);
+    auto b = store->append(visible);
+    auto t = store->append(transfer);
+    CHECK(a.message.internal);
+    CHECK_FALSE(b.message.internal);
+    CHECK(t.message.internal);
+    check_same(a.message, stored_as(note, 1));
+    check_same(b.message, stored_as(visible, 2));
+    check_same(t.message, stored_as(transfer, 3));
+
+    auto all = store->messages_after("c1", 0, 100);
+    REQUIRE(all.size() == 3);
+    check_same(all[0], stored_as(note, 1));
+    check_same(all[1], stored_as(visible, 2));
+    check_same(all[2], stored_as(transfer, 3));
+
+    SUBCASE("a duplicate returns the stored flag, not the resend's") {
+        auto resend = note;
+        resend.internal = false;
+        auto again = store->append(resend);
+        CHECK(again.duplicate);
+        CHECK(again.message.internal);
+        check_same(again.message, stored_as(note, 1));
+
+        auto resend2 = visible;
+        resend2.internal = true;
+        auto again2 = store->append(resend2);
+        CHECK(again2.duplicate);
+        CHECK_FALSE(again2.message.internal);
+    }
+    SUBCASE("inside a batch too") {
+        store->begin_batch();
+        auto n = make_message("c1", "a1", "n3", "in a batch", Sender::agent);
+        n.internal = true;
+        CHECK(store->append(n).message.internal);
+        auto dup = store->append(n);
+        CHECK(dup.duplicate);
+        CHECK(dup.message.internal);
+        store->commit_batch();
+        auto got = store->messages_after("c1", 3, 100);
+        REQUIRE(got.size() == 1);
+        CHECK(got[0].internal);
+    }
+}
+
+// ---- offline messages ---------------------------------------------------------------
+
+TEST_CASE_TEMPLATE_DEFINE("Store contract: offline messages", Factory, sb_store_contract_offline) {
+    auto store = Factory::make();
+    CHECK(store->offline_messages(true, 100).empty());
+    CHECK(store->offline_messages(false, 100).empty());
+
+    // Created out of order; "b-tie" and "a-tie" share a timestamp with "c-new".
+    OfflineMessage full{"m1", "v1", "Gülşen", "g@örnek.com.tr", "billing", "नमस्ते, call me back",
+                        100,  0,    ""};
+    store->create_offline_message(full);
+    store->create_offline_message(make_offline("c-new", 300));
+    store->create_offline_message(make_offline("e-mid", 200));
+    store->create_offline_message(make_offline("b-tie", 300));
+    store->create_offline_message(make_offline("a-tie", 300));
+
+    SUBCASE("create round-trips every field") {
+        auto all = store->offline_messages(true, 100);
+        REQUIRE(all.size() == 5);
+        check_same(all.back(), full);
+        check_same(all[3], make_offline("e-mid", 200));
+
+        OfflineMessage anon{"m2", "", "", "", "", "", 50, 0, ""};
+        store->create_offline_message(anon);
+        all = store->offline_messages(true, 100);
+        REQUIRE(all.size() == 6);
+        check_same(all.back(), anon);
+    }
+    SUBCASE("newest first, ties by id") {
+        CHECK(ids(store->offline_messages(false, 100)) == "a-tie,b-tie,c-new,e-mid,m1");
+        CHECK(ids(store->offline_messages(true, 100)) == "a-tie,b-tie,c-new,e-mid,m1");
+    }
+    SUBCASE("at most limit") {
+        CHECK(ids(store->offline_messages(false, 2)) == "a-tie,b-tie");
+        CHECK(ids(store->offline_messages(true, 4)) == "a-tie,b-tie,c-new,e-mid");
+        CHECK(store->offline_messages(true, 0).empty());
+        CHECK(store->offline_messages(false, 0).empty());
+        CHECK(store->offline_messages(true, SIZE_MAX).size() == 5);
+    }
+    SUBCASE("handled ones are listed only when asked") {
+        CHECK(store->mark_offline_handled("b-tie", "a1", 1'000));
+        CHECK(store->mark_offline_handled("m1", "a2", 1'001));
+        CHECK(ids(store->offline_messages(false, 100)) == "a-tie,c-new,e-mid");
+        CHECK(ids(store->offline_messages(true, 100)) == "a-tie,b-tie,c-new,e-mid,m1");
+        CHECK(ids(store->offline_messages(false, 1)) == "a-tie");
+        // The limit counts what is listed, not what was skipped.
+        CHECK(ids(store->offline_messages(false, 3)) == "a-tie,c-new,e-mid");
+
+        auto all = store->offline_messages(true, 100);
+        REQUIRE(all.size() == 5);
+        CHECK(all[1].handled == 1'000);
+        CHECK(all[1].handled_by == "a1");
+        auto m1 = full;
+        m1.handled = 1'001;
+        m1.handled_by = "a2";
+        check_same(all[4], m1);  // and nothing else changed
+        CHECK(all[0].handled == 0);
+        CHECK(all[0].handled_by.empty());
+    }
+    SUBCASE("marked handled once; the second time, or an unknown id, is false") {
+        CHECK(store->mark_offline_handled("e-mid", "a1", 1'000));
+        CHECK_FALSE(store->mark_offline_handled("e-mid", "a2", 2'000));
+        CHECK_FALSE(store->mark_offline_handled("nope", "a1", 1'000));
+        CHECK_FALSE(store->mark_offline_handled("", "a1", 1'000));
+        auto all = store->offline_messages(true, 100);
+        REQUIRE(all.size() == 5);
+        CHECK(all[3].id == "e-mid");
+        CHECK(all[3].handled == 1'000);  // the first one stands
+        CHECK(all[3].handled_by == "a1");
+    }
+    SUBCASE("created handled: listed only with handled ones, cannot be marked again") {
+        OfflineMessage done = make_offline("z-done", 400);
+        done.handled = 450;
+        done.handled_by = "a9";
+        store->create_offline_message(done);
+        CHECK(ids(store->offline_messages(false, 100)) == "a-tie,b-tie,c-new,e-mid,m1");
+        auto all = store->offline_messages(true, 100);
+        REQUIRE(all.size() == 6);
+        check_same(all[0], done);
+        CHECK_FALSE(store->mark_offline_handled("z-done", "a1", 500));
+    }
+    SUBCASE("a taken id is refused") {
+        CHECK_THROWS_AS(store->create_offline_message(make_offline("m1", 999)), StoreError);
+        auto all = store->offline_messages(true, 100);
+        REQUIRE(all.size() == 5);
+        check_same(all.back(), full);
+    }
+    SUBCASE("inside a batch: visible at once, gone on rollback") {
+        store->begin_batch();
+        store->create_offline_message(make_offline("f-late", 500));
+        CHECK(store->mark_offline_handled("m1", "a1", 600));
+        CHECK(ids(store->offline_messages(false, 100)) == "f-late,a-tie,b-tie,c-new,e-mid");
+        store->rollback_batch();
+        CHECK(ids(store->offline_messages(false, 100)) == "a-tie,b-tie,c-new,e-mid,m1");
+        CHECK(store->mark_offline_handled("m1", "a1", 700));
+
+        store->begin_batch();
+        store->create_offline_message(make_offline("f-late", 500));
+        store->commit_batch();
+        CHECK(ids(store->offline_messages(false, 100)) == "f-late,a-tie,b-tie,c-new,e-mid");
     }
 }
 
@@ -603,5 +833,7 @@ TEST_CASE_TEMPLATE_DEFINE("Store contract: batches", Factory, sb_store_contract_
     TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_listing, Factory);        \
     TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_unicode, Factory);        \
     TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_batches, Factory);        \
+    TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_internal, Factory);       \
+    TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_offline, Factory);        \
     }                                                                     \
     static_assert(true, "")

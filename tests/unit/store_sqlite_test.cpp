@@ -76,6 +76,90 @@ void raw_exec(const std::string& path, const char* sql) {
     sqlite3_close(db);
 }
 
+// Tables, columns, foreign keys and indexes, one per line, in a fixed order:
+// what two databases must share to count as the same schema. (A table's CREATE
+// text is left out: ALTER TABLE appends to it in its own layout.)
+std::string schema_of(const std::string& path) {
+    return raw_query(path, R"sql(
+        SELECT group_concat(line, char(10)) FROM (
+            SELECT 'table ' || name || ' ' || type || ' ncol=' || ncol || ' wr=' || wr ||
+                   ' strict=' || strict AS line
+                FROM pragma_table_list WHERE schema = 'main' AND name NOT LIKE 'sqlite_%'
+            UNION ALL
+            SELECT 'column ' || t.name || ' ' || c.cid || ' ' || c.name || ' ' || c.type ||
+                   ' notnull=' || c."notnull" || ' default=' || ifnull(c.dflt_value, '-') ||
+                   ' pk=' || c.pk || ' hidden=' || c.hidden
+                FROM sqlite_schema t, pragma_table_xinfo(t.name) c WHERE t.type = 'table'
+            UNION ALL
+            SELECT 'fk ' || t.name || ' ' || f."from" || ' -> ' || f."table" || '.' ||
+                   ifnull(f."to", '-')
+                FROM sqlite_schema t, pragma_foreign_key_list(t.name) f WHERE t.type = 'table'
+            UNION ALL
+            SELECT 'index ' || l.name || ' on ' || t.name || ' unique=' || l."unique" ||
+                   ' origin=' || l.origin || ' partial=' || l.partial
+                FROM sqlite_schema t, pragma_index_list(t.name) l WHERE t.type = 'table'
+            UNION ALL
+            SELECT 'index column ' || i.name || ' ' || x.seqno || ' ' || ifnull(x.name, '-') ||
+                   ' desc=' || x."desc" || ' key=' || x.key
+                FROM sqlite_schema i, pragma_index_xinfo(i.name) x WHERE i.type = 'index'
+            UNION ALL
+            SELECT 'index sql ' || name || ': ' || sql
+                FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL
+            ORDER BY line))sql");
+}
+
+// The schema of version 1, as SqliteStore created it (git history of
+// server/store/sqlite_store.cpp), to test the migration from it.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE IF NOT EXISTS visitors (
+    id          TEXT PRIMARY KEY NOT NULL,
+    token_hash  TEXT UNIQUE NOT NULL,
+    name        TEXT NOT NULL,
+    email       TEXT NOT NULL,
+    created     INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS conversations (
+    id                TEXT PRIMARY KEY NOT NULL,
+    visitor_id        TEXT NOT NULL REFERENCES visitors(id),
+    visitor_name      TEXT NOT NULL,
+    agent_id          TEXT NOT NULL,
+    agent_name        TEXT NOT NULL,
+    state             TEXT NOT NULL,
+    created           INTEGER NOT NULL,
+    assigned          INTEGER NOT NULL,
+    closed            INTEGER NOT NULL,
+    last_seq          INTEGER NOT NULL DEFAULT 0,
+    visitor_read_seq  INTEGER NOT NULL,
+    agent_read_seq    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS conversations_open
+    ON conversations(created, id) WHERE state <> 'closed';
+CREATE INDEX IF NOT EXISTS conversations_by_visitor
+    ON conversations(visitor_id, created);
+
+CREATE TABLE IF NOT EXISTS messages (
+    conv         TEXT NOT NULL REFERENCES conversations(id),
+    seq          INTEGER NOT NULL,
+    sender       TEXT NOT NULL,
+    author_id    TEXT NOT NULL,
+    author_name  TEXT NOT NULL,
+    client_id    TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    ts           INTEGER NOT NULL,
+    PRIMARY KEY (conv, seq)
+) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id
+    ON messages(conv, author_id, client_id) WHERE client_id <> '';
+)sql";
+
+// A version 1 database file, in WAL mode as version 1 left it.
+void make_v1_database(const std::string& path) {
+    raw_exec(path, "PRAGMA journal_mode=WAL");
+    raw_exec(path,
+             (std::string("BEGIN;") + kSchemaV1 + "PRAGMA user_version = 1; COMMIT;").c_str());
+}
+
 void seed(SqliteStore& s) {
     s.create_visitor(make_visitor("v1"));
     s.create_conversation(make_conversation("c1", "v1"));
@@ -124,9 +208,9 @@ TEST_CASE("SqliteStore: a file store keeps everything across close and reopen") 
         s.commit_batch();
     }
 
-    // On disk: WAL mode, schema version 1, enums under their protocol names.
+    // On disk: WAL mode, schema version 2, enums under their protocol names.
     CHECK(raw_query(path, "PRAGMA journal_mode") == "wal");
-    CHECK(raw_query(path, "PRAGMA user_version") == "1");
+    CHECK(raw_query(path, "PRAGMA user_version") == "2");
     CHECK(raw_query(path, "SELECT state FROM conversations WHERE id = 'c1'") == "active");
     CHECK(raw_query(path, "SELECT sender FROM messages WHERE seq = 3") == "bot");
 
@@ -289,18 +373,152 @@ TEST_CASE("SqliteStore: opening fails with SQLite's reason") {
     }
     SUBCASE("a schema newer than this build") {
         const auto path = dir.file("future.db");
-        raw_exec(path, "PRAGMA user_version = 2");
-        CHECK_THROWS_WITH_AS(SqliteStore{path}, doctest::Contains("schema version 2"), StoreError);
+        raw_exec(path, "PRAGMA user_version = 3");
+        CHECK_THROWS_WITH_AS(SqliteStore{path}, doctest::Contains("schema version 3"), StoreError);
+        CHECK(raw_query(path, "PRAGMA user_version") == "3");
+    }
+    SUBCASE("a negative schema version") {
+        const auto path = dir.file("odd.db");
+        raw_exec(path, "PRAGMA user_version = -1");
+        CHECK_THROWS_WITH_AS(SqliteStore{path}, doctest::Contains("no schema version"), StoreError);
     }
 }
 
 TEST_CASE("SqliteStore: reopening keeps the schema version and existing data") {
     TempDir dir;
     const auto path = dir.file("chat.db");
-    { SqliteStore s(path); }
+    {
+        SqliteStore s(path);
+        seed(s);
+        s.create_offline_message(sb::core::OfflineMessage{"o1", "v1", "", "", "", "hi", 5, 0, ""});
+    }
+    CHECK(raw_query(path, "PRAGMA user_version") == "2");
+    const auto schema = schema_of(path);
+    {
+        SqliteStore s(path);
+        CHECK(s.conversation("c1"));
+        CHECK(s.offline_messages(false, 10).size() == 1);
+    }
+    CHECK(raw_query(path, "PRAGMA user_version") == "2");
+    CHECK(schema_of(path) == schema);
+}
+
+// ---- migration ---------------------------------------------------------------------
+
+TEST_CASE("SqliteStore: a version 1 database is migrated in place") {
+    TempDir dir;
+    const auto path = dir.file("v1.db");
+    make_v1_database(path);
+    raw_exec(path, R"sql(
+        INSERT INTO visitors VALUES ('v1', 'hash-v1', 'Asha', 'asha@example.com', 10);
+        INSERT INTO conversations VALUES
+            ('c1', 'v1', 'Asha', 'a1', 'Bo', 'active', 1000, 1100, 0, 3, 2, 1),
+            ('c2', 'v1', 'Asha', '', '', 'waiting', 2000, 0, 0, 0, 0, 0),
+            ('c3', 'v1', 'Asha', 'a2', 'Cem', 'closed', 500, 600, 900, 1, 1, 1);
+        INSERT INTO messages VALUES
+            ('c1', 1, 'visitor', 'v1', 'Asha', 'k1', 'hello', 1000),
+            ('c1', 2, 'agent', 'a1', 'Bo', 'x1', 'hi, Bo here', 1200),
+            ('c1', 3, 'agent', 'a1', 'Bo', 'x2', 'how can I help?', 1300),
+            ('c3', 1, 'system', 'system', '', '', 'closed', 900);
+    )sql");
+    REQUIRE(raw_query(path, "PRAGMA user_version") == "1");
+
+    {
+        SqliteStore s(path);
+        auto v = s.visitor("v1");
+        REQUIRE(v);
+        CHECK(v->email == "asha@example.com");
+
+        auto c1 = s.conversation("c1");
+        REQUIRE(c1);
+        CHECK(c1->visitor_id == "v1");
+        CHECK(c1->visitor_name == "Asha");
+        CHECK(c1->agent_id == "a1");
+        CHECK(c1->agent_name == "Bo");
+        CHECK(c1->state == ConvState::active);
+        CHECK(c1->created == 1000);
+        CHECK(c1->assigned == 1100);
+        CHECK(c1->closed == 0);
+        CHECK(c1->last_seq == 3);
+        CHECK(c1->visitor_read_seq == 2);
+        CHECK(c1->agent_read_seq == 1);
+        // The new columns: defaults, except what the old rows already tell.
+        CHECK(c1->department.empty());
+        CHECK(c1->priority == 0);
+        CHECK(c1->queued == 1000);       // entered the queue when created
+        CHECK(c1->first_reply == 1200);  // its first agent message
+
+        auto c2 = s.conversation("c2");
+        REQUIRE(c2);
+        CHECK(c2->state == ConvState::waiting);
+        CHECK(c2->queued == 2000);
+        CHECK(c2->first_reply == 0);  // no agent message
+        CHECK(s.conversation("c3")->first_reply == 0);
+        CHECK(s.conversation("c3")->closed == 900);
+
+        auto ms = s.messages_after("c1", 0, 100);
+        REQUIRE(ms.size() == 3);
+        CHECK(ms[0].text == "hello");
+        CHECK(ms[1].from == Sender::agent);
+        CHECK(ms[2].ts == 1300);
+        for (const auto& m : ms) CHECK_FALSE(m.internal);
+        CHECK(s.open_conversations().size() == 2);
+
+        // The old rows keep working with the new features.
+        auto dup = s.append(make_message("c1", "v1", "k1"));
+        CHECK(dup.duplicate);
+        CHECK(dup.message.seq == 1);
+        CHECK_FALSE(dup.message.internal);
+        auto note = make_message("c1", "a1", "n1", "a note", Sender::agent);
+        note.internal = true;
+        auto out = s.append(note);
+        CHECK(out.message.seq == 4);
+        CHECK(out.message.internal);
+        auto u = *c1;
+        u.state = ConvState::waiting;
+        u.agent_id.clear();
+        u.agent_name.clear();
+        u.department = "billing";
+        u.queued = 5000;
+        s.update_conversation(u);
+        CHECK(s.conversation("c1")->department == "billing");
+        s.create_offline_message(sb::core::OfflineMessage{"o1", "v1", "", "", "", "hi", 5, 0, ""});
+        CHECK(s.mark_offline_handled("o1", "a1", 6));
+    }
+    CHECK(raw_query(path, "PRAGMA user_version") == "2");
+    CHECK(raw_query(path, "SELECT internal FROM messages WHERE conv = 'c1' AND seq = 4") == "1");
+
+    // The very tables and indexes a fresh version 2 database has.
+    const auto fresh = dir.file("fresh.db");
+    { SqliteStore s(fresh); }
+    CHECK(schema_of(path) == schema_of(fresh));
+
+    // And it opens again as version 2, unchanged.
+    SqliteStore s(path);
+    CHECK(s.conversation("c1")->department == "billing");
+    CHECK(seqs(s.messages_after("c1", 0, 100)) == "1,2,3,4");
+}
+
+TEST_CASE("SqliteStore: a failed migration changes nothing") {
+    TempDir dir;
+    const auto path = dir.file("v1.db");
+    make_v1_database(path);
+    // A table in the way makes the last step of the migration fail.
+    raw_exec(path, R"sql(
+        INSERT INTO visitors VALUES ('v1', 'hash-v1', 'Asha', 'asha@example.com', 10);
+        INSERT INTO conversations VALUES
+            ('c1', 'v1', 'Asha', '', '', 'waiting', 1000, 0, 0, 0, 0, 0);
+        CREATE TABLE offline_messages (x INTEGER);
+    )sql");
+    const auto before = schema_of(path);
+
+    CHECK_THROWS_WITH_AS(SqliteStore{path}, doctest::Contains("already exists"), StoreError);
     CHECK(raw_query(path, "PRAGMA user_version") == "1");
-    { SqliteStore s(path); }
-    CHECK(raw_query(path, "PRAGMA user_version") == "1");
+    CHECK(schema_of(path) == before);
+    CHECK(raw_query(path,
+                    "SELECT count(*) FROM pragma_table_info('conversations') "
+                    "WHERE name = 'department'") == "0");
+    CHECK(raw_query(path, "SELECT created FROM conversations WHERE id = 'c1'") == "1000");
 }
 
 // ---- misuse -----------------------------------------------------------------------

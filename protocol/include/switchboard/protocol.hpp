@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -29,21 +30,27 @@ enum class Role { visitor, agent };
 enum class Sender { visitor, agent, bot, system };
 enum class ConvState { waiting, active, closed };
 enum class ReceiptKind { delivered, read };
+enum class AgentStatus { online, away, offline };
 
 std::string_view to_string(Role);
 std::string_view to_string(Sender);
 std::string_view to_string(ConvState);
 std::string_view to_string(ReceiptKind);
+std::string_view to_string(AgentStatus);
 std::optional<ConvState> conv_state_from(std::string_view);
 std::optional<Sender> sender_from(std::string_view);
 std::optional<Role> role_from(std::string_view);
 std::optional<ReceiptKind> receipt_kind_from(std::string_view);
+std::optional<AgentStatus> agent_status_from(std::string_view);
 
 // Strict UTF-8 (RFC 3629): rejects overlong forms, surrogates (U+D800..U+DFFF),
 // code points above U+10FFFF, stray continuation bytes and truncated sequences.
 bool is_valid_utf8(std::string_view) noexcept;
 // Conversation ids and client ids: 1..max_bytes characters of [A-Za-z0-9._:-].
 bool is_valid_id(std::string_view, std::size_t max_bytes) noexcept;
+// A contact address as leave_message accepts it: exactly one '@' with text on
+// both sides, no spaces or control characters. Deliberately loose otherwise.
+bool is_plausible_email(std::string_view) noexcept;
 
 // ---- client -> server ----------------------------------------------------
 
@@ -57,8 +64,9 @@ struct Hello {
 };
 // Visitor opens a conversation (or gets the open one back).
 struct Start {
-    std::string client_id;  // optional, echoed in the answer
-    std::string text;       // optional first message
+    std::string client_id;   // optional, echoed in the answer
+    std::string text;        // optional first message
+    std::string department;  // optional id; empty = any agent
 };
 struct SendMessage {
     std::string conv;
@@ -84,8 +92,44 @@ struct Take {};
 struct Close {
     std::string conv;
 };
+// Agent sets its own presence (online at sign-in).
+struct SetPresence {
+    AgentStatus status = AgentStatus::online;
+};
+// Offer mode: the agent takes / refuses the conversation offered to it.
+struct Accept {
+    std::string conv;
+};
+struct Decline {
+    std::string conv;
+};
+// Hand an assigned conversation to another agent or to a department's queue.
+// Exactly one of to_agent / to_department is set; the note is stored as an
+// internal message (agents only).
+struct Transfer {
+    std::string conv;
+    std::string to_agent;
+    std::string to_department;
+    std::string note;
+};
+// Visitor leaves a message when nobody can take the chat.
+struct LeaveMessage {
+    std::string client_id;   // optional, echoed in left_message
+    std::string name;        // optional
+    std::string email;       // required
+    std::string text;        // required, not empty
+    std::string department;  // optional id
+};
+// Agent asks for the stored offline messages.
+struct OfflineList {};
+// Agent marks an offline message handled.
+struct OfflineHandled {
+    std::string id;
+};
 
-using ClientMessage = std::variant<Hello, Start, SendMessage, Typing, Receipt, Resume, Take, Close>;
+using ClientMessage =
+    std::variant<Hello, Start, SendMessage, Typing, Receipt, Resume, Take, Close, SetPresence,
+                 Accept, Decline, Transfer, LeaveMessage, OfflineList, OfflineHandled>;
 
 // ---- errors ----------------------------------------------------------------
 
@@ -107,6 +151,9 @@ enum class ErrorCode {
     rate_limited,         // over the per-connection message rate
     store_unavailable,    // the message could not be stored; retry with the same client_id
     internal,
+    no_room,      // the agent (or the transfer target) has no free capacity
+    not_offered,  // accept/decline of a conversation not offered to this agent
+    unavailable,  // transfer target offline/away, or department unknown
 };
 std::string_view to_string(ErrorCode);
 std::optional<ErrorCode> error_code_from(std::string_view);
@@ -134,6 +181,7 @@ struct ConvSummary {
     std::uint64_t last_seq = 0;
     std::string agent_name;  // empty while waiting
     std::string visitor_name;
+    std::string department;  // empty = any agent
 };
 
 struct Welcome {
@@ -160,6 +208,7 @@ struct MessageEvent {
     std::string client_id;
     std::string text;
     std::int64_t ts = 0;
+    bool internal = false;  // agents only; never sent to a visitor
 };
 struct TypingEvent {
     std::string conv;
@@ -184,10 +233,63 @@ struct Replayed {
 struct QueueEntry {
     std::string conv;
     std::string visitor_name;
-    std::int64_t since = 0;  // ms since epoch
+    std::int64_t since = 0;  // ms since epoch: when it (last) entered the queue
+    std::string department;  // empty = any agent
+    std::string first_message;
+    std::size_t position = 0;  // 1-based, within its department
+    int priority = 0;          // higher is served first
+    std::string offered_to;    // offer mode: agent id holding the offer, else empty
 };
 struct QueueEvent {
-    std::vector<QueueEntry> waiting;  // oldest first
+    std::vector<QueueEntry> waiting;  // in service order
+    // Supervisors: waiting conversations per department ("" = no department).
+    // Encoded only when non-empty.
+    std::vector<std::pair<std::string, std::size_t>> counts;
+};
+// To a waiting visitor: where it stands in its department's queue.
+struct QueuePosition {
+    std::string conv;
+    std::size_t position = 0;  // 1-based
+    std::int64_t estimated_wait_s = 0;
+};
+// Answer to start when nobody can take the chat; the visitor may leave a message.
+struct UnavailableEvent {
+    std::string reason;  // "no_agents" | "closed_hours" | "queue_full"
+    std::string department;
+    std::string client_id;  // echoes Start.client_id; encoded only when set
+};
+// Offer mode: a conversation offered to this agent until `deadline`.
+struct Offer {
+    std::string conv;
+    std::string visitor_name;
+    std::string department;
+    std::string first_message;
+    std::int64_t deadline = 0;  // ms since epoch
+};
+struct OfferEnded {
+    std::string conv;
+    std::string reason;  // "timeout" | "declined" | "withdrawn" | "accepted"
+};
+// To the agent's sessions: its presence and load (confirmation, auto-away).
+struct PresenceEvent {
+    AgentStatus status = AgentStatus::online;
+    std::size_t load = 0;  // conversations assigned
+    int capacity = 0;
+    std::string reason;  // e.g. "idle" for auto-away; encoded only when set
+};
+// Answer to leave_message: it was stored as `id`.
+struct LeftMessage {
+    std::string id;
+    std::string client_id;  // echoes LeaveMessage.client_id; encoded only when set
+};
+struct OfflineMessageItem {
+    std::string id, name, email, department, text;
+    std::int64_t created = 0;  // ms since epoch
+    std::int64_t handled = 0;  // ms since epoch; 0 = not handled
+    std::string handled_by;    // agent id; empty until handled
+};
+struct OfflineMessages {
+    std::vector<OfflineMessageItem> items;
 };
 struct ErrorEvent {
     ErrorCode code = ErrorCode::internal;
@@ -205,6 +307,13 @@ std::string encode(const ConversationEvent&);
 std::string encode(const Replayed&);
 std::string encode(const QueueEvent&);
 std::string encode(const ErrorEvent&);
+std::string encode(const QueuePosition&);
+std::string encode(const UnavailableEvent&);
+std::string encode(const Offer&);
+std::string encode(const OfferEnded&);
+std::string encode(const PresenceEvent&);
+std::string encode(const LeftMessage&);
+std::string encode(const OfflineMessages&);
 
 // The error a server sends for a frame that failed to decode.
 ErrorEvent to_error_event(const DecodeError&);
@@ -216,10 +325,11 @@ inline constexpr std::uint16_t going_away = 1001;        // server shutting down
 inline constexpr std::uint16_t unsupported_data = 1003;  // binary frame
 inline constexpr std::uint16_t invalid_payload = 1007;   // invalid UTF-8 in a text frame
 
-inline constexpr std::uint16_t too_big = 1009;           // frame over max_frame_bytes
-inline constexpr std::uint16_t bad_token = 4001;         // hello with a bad/expired token
-inline constexpr std::uint16_t hello_timeout = 4002;     // no hello in time
-inline constexpr std::uint16_t slow_consumer = 4008;     // send queue over its limit
+inline constexpr std::uint16_t too_big = 1009;        // frame over max_frame_bytes
+inline constexpr std::uint16_t internal_error = 1011;   // storage failed: reconnect and resume
+inline constexpr std::uint16_t bad_token = 4001;      // hello with a bad/expired token
+inline constexpr std::uint16_t hello_timeout = 4002;  // no hello in time
+inline constexpr std::uint16_t slow_consumer = 4008;  // send queue over its limit
 }  // namespace close_code
 
 }  // namespace sb::proto
