@@ -531,6 +531,8 @@ void Hub::flush(TimeMs now) {
                       "storage failed; reconnect, resume and resend");
                 outputs_.push_back(CloseSocket{sid, proto::close_code::internal_error});
             }
+            left_messages_.clear();  // some of them were never stored
+            left_order_.clear();
             try {
                 rebuild(now);
             } catch (const StoreError&) {
@@ -706,6 +708,14 @@ void Hub::handle(SessionId sid, Session& s, proto::LeaveMessage& m, TimeMs now) 
         error(sid, ErrorCode::forbidden, "visitors only");
         return;
     }
+    // A resend (same client_id) gets the first answer back, stores nothing.
+    std::string key = s.principal + "\n" + m.client_id;
+    if (!m.client_id.empty()) {
+        if (auto it = left_messages_.find(key); it != left_messages_.end()) {
+            send(sid, proto::encode(proto::LeftMessage{it->second, m.client_id}));
+            return;
+        }
+    }
     OfflineMessage om;
     om.id = "m_" + security_.random_id();
     om.visitor_id = s.principal;
@@ -724,6 +734,14 @@ void Hub::handle(SessionId sid, Session& s, proto::LeaveMessage& m, TimeMs now) 
     }
     pending_acks_.push_back({sid, {}, m.client_id});
     send(sid, proto::encode(proto::LeftMessage{om.id, m.client_id}));
+    if (!m.client_id.empty()) {
+        left_messages_.emplace(key, om.id);
+        left_order_.push_back(key);
+        if (left_order_.size() > settings_.left_message_memory) {
+            left_messages_.erase(left_order_.front());
+            left_order_.pop_front();
+        }
+    }
     offline_changed_ = true;
 }
 
@@ -811,12 +829,11 @@ void Hub::apply_routing(TimeMs now) {
             auto it = open_.find(r->conv);
             if (it == open_.end()) continue;
             Conversation& c = it->second;
-            auto view = router_.position(c.id, now);
             c.state = ConvState::waiting;
             c.agent_id.clear();
             c.agent_name.clear();
             c.queued = now;
-            if (view) c.department = view->department;
+            c.department = r->department;
             store_update(c);
             detach_agent(c.id, r->previous_agent);
             std::string reason = r->reason == "transfer" ? "transferred" : "requeued";

@@ -33,6 +33,7 @@ struct HubSettings {
     double rate_burst = 40;           // frames allowed in a burst
     std::size_t replay_page = 500;    // messages read from the store per page on resume
     std::size_t offline_list_limit = 200;  // offline messages sent per list
+    std::size_t left_message_memory = 10'000;  // leave_message client_ids remembered for resends
     RoutingSettings routing;
 };
 
@@ -163,6 +164,9 @@ private:
     std::set<std::string> agents_changed_;
     // Last position/wait told to each waiting visitor: only changes are sent.
     std::unordered_map<std::string, std::pair<std::size_t, std::int64_t>> told_position_;
+    // (visitor, client_id) → offline message id, newest last; bounded.
+    std::unordered_map<std::string, std::string> left_messages_;
+    std::deque<std::string> left_order_;
 };
 
 }  // namespace sb::core

@@ -189,8 +189,9 @@ void Router::requeue_front(const std::string& conv, std::string reason, TimeMs n
     }
     w.since = now;
     w.front = true;
+    std::string dept = w.request.department;
     push_waiting(std::move(w));
-    events_.push_back(re::Requeued{conv, held.agent, std::move(reason)});
+    events_.push_back(re::Requeued{conv, held.agent, std::move(reason), std::move(dept)});
     events_.push_back(re::QueueChanged{});
 }
 
@@ -371,6 +372,7 @@ RouteError Router::accept(std::string_view agent, std::string_view conv, TimeMs 
     QueueRequest request = std::move(q->second.request);
     queue_.erase(q);
     waiting_.erase(it);
+    events_.push_back(re::OfferEnded{request.conv, a->profile.id, "accepted"});
     assign(request, *a, now);
     return RouteError::none;
 }
@@ -413,7 +415,13 @@ RouteError Router::transfer_to_department(std::string_view conv, std::string_vie
     if (it == assigned_.end()) return RouteError::unknown_conversation;
     if (it->second.agent != from) return RouteError::not_yours;
     std::string dept(department);
-    requeue_front(it->first, "transfer", now, &dept);
+    // A department nobody serves would strand the visitor in a queue.
+    bool served = std::any_of(agents_.begin(), agents_.end(), [&](const auto& kv) {
+        return kv.first != from && serves(kv.second, dept);
+    });
+    if (!served) return RouteError::not_eligible;
+    std::string id = it->first;  // requeue_front erases the entry `it` points at
+    requeue_front(id, "transfer", now, &dept);
     run(now);
     return RouteError::none;
 }

@@ -116,6 +116,7 @@ struct Requeued {
     std::string conv;
     std::string previous_agent;
     std::string reason;  // "agent_dropped" | "transfer"
+    std::string department;  // where it waits now
 };
 // Positions, waits or the queue view changed.
 struct QueueChanged {};

@@ -20,12 +20,12 @@ namespace sb::core::bot {
 class Bot;
 
 struct BotLoadResult {
-    std::unique_ptr<Bot> bot;     // null when errors is non-empty
+    std::unique_ptr<Bot> bot;  // null when errors is non-empty
     std::vector<KbError> errors;
 };
 
 class Bot {
-public:
+  public:
     static BotLoadResult load(const std::vector<KbFile>& files, BotSettings settings = {},
                               MatcherOptions options = {});
 
@@ -51,7 +51,7 @@ public:
     const Matcher& matcher() const { return matcher_; }
     const BotPolicy& policy() const { return policy_; }
 
-private:
+  private:
     Bot(std::unique_ptr<const KnowledgeBase> kb, BotSettings settings, MatcherOptions options);
 
     std::unique_ptr<const KnowledgeBase> kb_;  // the matcher and policy point into it

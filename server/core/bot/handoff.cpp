@@ -13,12 +13,12 @@ namespace {
 // Turkish suffixes: temsilci* matches temsilciyle, temsilcisine.
 constexpr std::size_t kMaxGap = 2;
 
+// clang-format off
 constexpr std::string_view kPhrases[] = {
     // en
-    "human", "humans", "agent", "agents", "live agent", "representative", "operator",
-    "real person", "live person", "talk person", "speak person", "chat person", "talk someone",
-    "speak someone", "talk somebody", "speak somebody", "customer care executive",
-    "staff member",
+    "human", "humans", "agent", "agents", "live agent", "representative", "operator", "real person",
+    "live person", "talk person", "speak person", "chat person", "talk someone", "speak someone",
+    "talk somebody", "speak somebody", "customer care executive", "staff member",
     // hi (Devanagari and romanised)
     "इंसान", "इन्सान", "एजेंट", "एजेंट्स", "असली व्यक्ति", "व्यक्ति से बात", "किसी से बात",
     "आदमी से बात", "कस्टमर केयर से बात", "ग्राहक सेवा से बात", "प्रतिनिधि", "एग्जीक्यूटिव",
@@ -27,10 +27,13 @@ constexpr std::string_view kPhrases[] = {
     "insan*", "temsilci*", "operatör*", "canlı destek", "yetkili*", "gerçek kişi*",
     "biriyle görüş*", "biriyle konuş*", "çalışan*", "müşteri hizmetlerine bağla*",
 };
+// clang-format on
 
 // Diacritic-free on both sides, so "canli destek" typed under an English
 // locale still matches "canlı destek".
-void loosen(std::string& w) { lexicon::fold_turkish_letters(w); }
+void loosen(std::string& w) {
+    lexicon::fold_turkish_letters(w);
+}
 
 }  // namespace
 

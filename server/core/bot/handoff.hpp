@@ -14,7 +14,7 @@
 namespace sb::core::bot {
 
 class HandoffDetector {
-public:
+  public:
     // Keeps a reference to the analyzer; analyses every phrase list once.
     explicit HandoffDetector(const TextAnalyzer& analyzer);
 
@@ -23,7 +23,7 @@ public:
     // language the message is analysed as.
     bool asks_for_person(std::string_view text, Language lang) const;
 
-private:
+  private:
     struct Phrase {
         std::vector<std::string> words;
         std::vector<bool> prefix;  // this word matches any word it begins ("temsilci*")

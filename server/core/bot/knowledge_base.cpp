@@ -1,9 +1,9 @@
 #include "core/bot/knowledge_base.hpp"
 
-#include <nlohmann/json.hpp>
-#include <switchboard/protocol.hpp>
 #include <unicode/unistr.h>
 #include <unicode/utf8.h>
+#include <nlohmann/json.hpp>
+#include <switchboard/protocol.hpp>
 
 #include <utility>
 
@@ -72,6 +72,7 @@ struct KbBuilder {
         std::string file, entry, field, target;
     };
     std::vector<PendingFollowUp> follow_ups;
+    std::size_t utf8_errors = 0;  // fields reported as holding ill-formed UTF-8
 
     bool full() const { return errors.size() >= kMaxErrors; }
 
@@ -87,6 +88,7 @@ struct KbBuilder {
                     std::string_view text, std::size_t max_bytes, bool multiline,
                     bool file_was_bad_utf8) {
         if (text.find(kReplacementChar) != std::string_view::npos) {
+            ++utf8_errors;
             error(file, entry, field,
                   file_was_bad_utf8 ? "invalid UTF-8"
                                     : "contains U+FFFD, the mark of mis-encoded text");
@@ -134,6 +136,7 @@ struct KbBuilder {
     }
 
     void add_file(const KbFile& f);
+    void add_document(const std::string& file, const std::string& source, bool bad_utf8);
     void add_entry(const std::string& file, Language lang, const json& e, std::size_t index,
                    bool bad_utf8, std::vector<KbEntry>& out);
     void resolve_follow_ups();
@@ -148,9 +151,8 @@ struct KbBuilder {
 };
 
 void KbBuilder::add_file(const KbFile& f) {
-    const std::string& file = f.name;
     if (f.content.size() > kMaxFileBytes) {
-        error(file, "", "",
+        error(f.name, "", "",
               "file is " + std::to_string(f.content.size()) + " bytes, over the limit of " +
                   std::to_string(kMaxFileBytes));
         return;
@@ -158,13 +160,22 @@ void KbBuilder::add_file(const KbFile& f) {
     // Ill-formed UTF-8 would make the JSON parser stop with a vague message.
     // Replace bad sequences with U+FFFD, parse, and report the fields they land in.
     const bool bad_utf8 = !proto::is_valid_utf8(f.content);
-    std::string text;
+    const std::size_t utf8_before = utf8_errors;
     if (bad_utf8) {
+        std::string text;
         icu::UnicodeString::fromUTF8(f.content).toUTF8String(text);
+        add_document(f.name, text, true);
+    } else {
+        add_document(f.name, f.content, false);
     }
-    const std::string& source = bad_utf8 ? text : f.content;
-    const std::size_t errors_before = errors.size();
+    if (bad_utf8 && utf8_errors == utf8_before) {
+        // The bad bytes sat outside any checked text field (a key, an id), or
+        // the JSON broke before reaching them.
+        error(f.name, "", "", "invalid UTF-8 at byte " + std::to_string(first_bad_utf8(f.content)));
+    }
+}
 
+void KbBuilder::add_document(const std::string& file, const std::string& source, bool bad_utf8) {
     json doc;
     try {
         doc = json::parse(source);
@@ -189,7 +200,9 @@ void KbBuilder::add_file(const KbFile& f) {
     } else {
         const auto& code = lit->get_ref<const std::string&>();
         if (code == "en" || code == "hi" || code == "tr") lang = parse_language(code);
-        if (!lang) error(file, "", "language", "unknown language \"" + code + "\" (supported: en, hi, tr)");
+        if (!lang)
+            error(file, "", "language",
+                  "unknown language \"" + code + "\" (supported: en, hi, tr)");
     }
 
     const auto eit = doc.find("entries");
@@ -210,15 +223,10 @@ void KbBuilder::add_file(const KbFile& f) {
                       std::string(to_string(*lang)));
         }
     }
-    if (bad_utf8 && errors.size() == errors_before) {
-        // The bad bytes sat outside any checked field (a key, an ignored value).
-        error(file, "", "",
-              "invalid UTF-8 at byte " + std::to_string(first_bad_utf8(f.content)));
-    }
 }
 
-void KbBuilder::add_entry(const std::string& file, Language lang, const json& e,
-                          std::size_t index, bool bad_utf8, std::vector<KbEntry>& out) {
+void KbBuilder::add_entry(const std::string& file, Language lang, const json& e, std::size_t index,
+                          bool bad_utf8, std::vector<KbEntry>& out) {
     std::string name = "#" + std::to_string(index);
     if (!e.is_object()) {
         error(file, name, "", "must be an object");

@@ -54,14 +54,14 @@ struct KbError {
 };
 
 class KnowledgeBase {
-public:
+  public:
     // Entries of one language, in file order (files in the order given).
     const std::vector<KbEntry>& entries(Language l) const { return entries_[index_of(l)]; }
     const KbEntry* find(Language l, std::string_view id) const;
     bool has(Language l) const { return !entries_[index_of(l)].empty(); }
     std::size_t size() const;  // entries of all languages
 
-private:
+  private:
     friend struct KbBuilder;
     std::array<std::vector<KbEntry>, kLanguageCount> entries_;
     std::array<std::map<std::string, std::size_t, std::less<>>, kLanguageCount> by_id_;

@@ -6,9 +6,12 @@ namespace sb::core::bot {
 
 std::string_view to_string(Language l) {
     switch (l) {
-        case Language::en: return "en";
-        case Language::hi: return "hi";
-        case Language::tr: return "tr";
+        case Language::en:
+            return "en";
+        case Language::hi:
+            return "hi";
+        case Language::tr:
+            return "tr";
     }
     return "en";
 }
@@ -27,16 +30,24 @@ std::optional<Language> parse_language(std::string_view code) {
 
 namespace {
 
-bool is_devanagari(UChar32 c) { return (c >= 0x0900 && c <= 0x097F) || (c >= 0xA8E0 && c <= 0xA8FF); }
+bool is_devanagari(UChar32 c) {
+    return (c >= 0x0900 && c <= 0x097F) || (c >= 0xA8E0 && c <= 0xA8FF);
+}
 
 bool is_turkish_only(UChar32 c) {
     switch (c) {
-        case 0x00E7: case 0x00C7:  // ç Ç
-        case 0x011F: case 0x011E:  // ğ Ğ
-        case 0x0131: case 0x0130:  // ı İ
-        case 0x00F6: case 0x00D6:  // ö Ö
-        case 0x015F: case 0x015E:  // ş Ş
-        case 0x00FC: case 0x00DC:  // ü Ü
+        case 0x00E7:
+        case 0x00C7:  // ç Ç
+        case 0x011F:
+        case 0x011E:  // ğ Ğ
+        case 0x0131:
+        case 0x0130:  // ı İ
+        case 0x00F6:
+        case 0x00D6:  // ö Ö
+        case 0x015F:
+        case 0x015E:  // ş Ş
+        case 0x00FC:
+        case 0x00DC:  // ü Ü
             return true;
         default:
             return false;

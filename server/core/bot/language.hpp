@@ -15,7 +15,9 @@ inline constexpr std::size_t kLanguageCount = 3;
 inline constexpr std::array<Language, kLanguageCount> kLanguages{Language::en, Language::hi,
                                                                  Language::tr};
 
-inline constexpr std::size_t index_of(Language l) { return static_cast<std::size_t>(l); }
+inline constexpr std::size_t index_of(Language l) {
+    return static_cast<std::size_t>(l);
+}
 
 std::string_view to_string(Language l);
 

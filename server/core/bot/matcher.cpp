@@ -317,7 +317,8 @@ struct Matcher::Impl {
 
         const bool by_conf = options.rank_by_confidence;
         const auto better = [by_conf](const Candidate& a, const Candidate& c) {
-            const double ka = by_conf ? a.confidence : a.score, kc = by_conf ? c.confidence : c.score;
+            const double ka = by_conf ? a.confidence : a.score,
+                         kc = by_conf ? c.confidence : c.score;
             if (ka != kc) return ka > kc;
             if (a.score != c.score) return a.score > c.score;  // tie: the stronger BM25
             return a.entry < c.entry;  // then knowledge-base order, deterministically
@@ -337,8 +338,12 @@ Matcher::~Matcher() = default;
 Matcher::Matcher(Matcher&&) noexcept = default;
 Matcher& Matcher::operator=(Matcher&&) noexcept = default;
 
-const TextAnalyzer& Matcher::analyzer() const { return impl_->analyzer; }
-const MatcherOptions& Matcher::options() const { return impl_->options; }
+const TextAnalyzer& Matcher::analyzer() const {
+    return impl_->analyzer;
+}
+const MatcherOptions& Matcher::options() const {
+    return impl_->options;
+}
 const std::vector<std::string>& Matcher::unmatchable_questions() const {
     return impl_->unmatchable;
 }

@@ -1,7 +1,10 @@
-// Ranks knowledge-base entries against a visitor's message: BM25 over every
-// question variant, an entry scoring as its best variant, and a confidence in
-// [0, 1] (an idf-weighted overlap; formula in docs/BOT.md). I/O-free, no
-// clocks; not thread-safe (it owns a TextAnalyzer and scratch buffers).
+// Ranks knowledge-base entries against a visitor's message. Every question
+// variant is a document (BM25 statistics: entry-level idf, length-normalised
+// tf). An entry's confidence in [0, 1] blends its best variant's idf-weighted
+// overlap with the message and the share of the message its variants know
+// together; entries rank by confidence, ties by BM25 (formula and the
+// measurements behind it: docs/BOT.md). I/O-free, no clocks; not thread-safe
+// (it owns a TextAnalyzer and scratch buffers).
 #pragma once
 
 #include <array>
@@ -62,11 +65,13 @@ struct MatchResult {
     std::size_t unknown_terms = 0;      // of which the knowledge base knows nothing
     bool truncated = false;             // the message was over kMaxInputBytes
     const Candidate* best() const { return candidates.empty() ? nullptr : &candidates.front(); }
-    double best_confidence() const { return candidates.empty() ? 0.0 : candidates.front().confidence; }
+    double best_confidence() const {
+        return candidates.empty() ? 0.0 : candidates.front().confidence;
+    }
 };
 
 class Matcher {
-public:
+  public:
     // Keeps a reference: kb must outlive the matcher.
     explicit Matcher(const KnowledgeBase& kb, MatcherOptions options = {});
     ~Matcher();
@@ -87,7 +92,7 @@ public:
     // punctuation): they can never match. "hi: orders.track questions[3]".
     const std::vector<std::string>& unmatchable_questions() const;
 
-private:
+  private:
     struct Impl;
     const KnowledgeBase* kb_;
     std::unique_ptr<Impl> impl_;

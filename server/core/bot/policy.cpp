@@ -8,23 +8,34 @@ namespace sb::core::bot {
 
 std::string_view to_string(DecisionKind k) {
     switch (k) {
-        case DecisionKind::answer: return "answer";
-        case DecisionKind::suggest: return "suggest";
-        case DecisionKind::no_match: return "no_match";
-        case DecisionKind::handoff: return "handoff";
-        case DecisionKind::greet: return "greet";
-        case DecisionKind::acknowledge: return "acknowledge";
-        case DecisionKind::silent: return "silent";
+        case DecisionKind::answer:
+            return "answer";
+        case DecisionKind::suggest:
+            return "suggest";
+        case DecisionKind::no_match:
+            return "no_match";
+        case DecisionKind::handoff:
+            return "handoff";
+        case DecisionKind::greet:
+            return "greet";
+        case DecisionKind::acknowledge:
+            return "acknowledge";
+        case DecisionKind::silent:
+            return "silent";
     }
     return "silent";
 }
 
 std::string_view to_string(HandoffReason r) {
     switch (r) {
-        case HandoffReason::none: return "none";
-        case HandoffReason::visitor_asked: return "visitor_asked";
-        case HandoffReason::repeated_misses: return "repeated_misses";
-        case HandoffReason::not_helpful: return "not_helpful";
+        case HandoffReason::none:
+            return "none";
+        case HandoffReason::visitor_asked:
+            return "visitor_asked";
+        case HandoffReason::repeated_misses:
+            return "repeated_misses";
+        case HandoffReason::not_helpful:
+            return "not_helpful";
     }
     return "none";
 }
@@ -82,7 +93,8 @@ std::vector<Suggestion> BotPolicy::follow_ups(const KbEntry& entry) const {
     const auto& kb = matcher_->knowledge_base();
     for (const auto& id : entry.follow_ups) {
         if (out.size() >= settings_.max_suggestions) break;
-        if (const auto* f = kb.find(entry.language, id)) out.push_back({f->id, f->questions.front()});
+        if (const auto* f = kb.find(entry.language, id))
+            out.push_back({f->id, f->questions.front()});
     }
     return out;
 }

@@ -82,7 +82,7 @@ struct BotTexts {
 const BotTexts& bot_texts(Language lang);
 
 class BotPolicy {
-public:
+  public:
     // Keeps a reference to the matcher (and through it the knowledge base).
     explicit BotPolicy(const Matcher& matcher, BotSettings settings = {});
 
@@ -98,7 +98,7 @@ public:
 
     const BotSettings& settings() const { return settings_; }
 
-private:
+  private:
     BotDecision answer(const BotState& state, const KbEntry& entry, double confidence) const;
     BotDecision handoff(const BotState& state, HandoffReason reason, Language lang,
                         std::string department) const;

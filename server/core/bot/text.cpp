@@ -62,8 +62,10 @@ struct TextAnalyzer::Impl {
         auto u = icu::UnicodeString::fromUTF8(
             icu::StringPiece(text.data(), static_cast<std::int32_t>(text.size())));
         // Typographic apostrophes act like ASCII ones inside words (don’t, Almanya’ya).
-        u.findAndReplace(icu::UnicodeString(static_cast<UChar32>(0x2019)), icu::UnicodeString(u'\''));
-        u.findAndReplace(icu::UnicodeString(static_cast<UChar32>(0x02BC)), icu::UnicodeString(u'\''));
+        u.findAndReplace(icu::UnicodeString(static_cast<UChar32>(0x2019)),
+                         icu::UnicodeString(u'\''));
+        u.findAndReplace(icu::UnicodeString(static_cast<UChar32>(0x02BC)),
+                         icu::UnicodeString(u'\''));
         UErrorCode status = U_ZERO_ERROR;
         auto n = nfkc->normalize(u, status);
         if (U_FAILURE(status)) return u;
@@ -240,7 +242,9 @@ TextAnalyzer::~TextAnalyzer() = default;
 TextAnalyzer::TextAnalyzer(TextAnalyzer&&) noexcept = default;
 TextAnalyzer& TextAnalyzer::operator=(TextAnalyzer&&) noexcept = default;
 
-const AnalyzerOptions& TextAnalyzer::options() const { return impl_->options; }
+const AnalyzerOptions& TextAnalyzer::options() const {
+    return impl_->options;
+}
 
 std::string TextAnalyzer::normalize(std::string_view text) const {
     auto u = icu::UnicodeString::fromUTF8(

@@ -15,8 +15,8 @@ namespace sb::core::bot {
 
 // How Turkish words are reduced to a matching key (measured in docs/BOT.md).
 enum class TurkishStemming {
-    none,              // diacritic-folded surface form
-    suffixes,          // strip case, possessive, plural and common verb suffixes
+    none,             // diacritic-folded surface form
+    suffixes,         // strip case, possessive, plural and common verb suffixes
     prefix,           // first turkish_prefix letters (the "F5" truncation of Turkish IR)
     suffixes_prefix,  // both: strip, then truncate
 };
@@ -24,10 +24,10 @@ enum class TurkishStemming {
 struct AnalyzerOptions {
     TurkishStemming turkish = TurkishStemming::suffixes_prefix;
     std::size_t turkish_prefix = 5;
-    bool english_stemming = true;    // light suffix stripping (plural, -ing, -ed, -ly, final e)
-    bool hindi_stemming = true;      // light inflection stripping (Ramanathan & Rao)
+    bool english_stemming = true;  // light suffix stripping (plural, -ing, -ed, -ly, final e)
+    bool hindi_stemming = true;    // light inflection stripping (Ramanathan & Rao)
     bool hindi_loose_vowels = true;  // ी→ि ू→ु ई→इ ऊ→उ: the commonest Hindi spelling slips
-    bool synonyms = true;            // loanwords, romanised Hindi, irregular verbs, domain synonyms
+    bool synonyms = true;  // loanwords, romanised Hindi, irregular verbs, domain synonyms
 };
 
 // One matching key of a message.
@@ -37,7 +37,7 @@ struct Term {
 };
 
 class TextAnalyzer {
-public:
+  public:
     explicit TextAnalyzer(AnalyzerOptions options = {});
     ~TextAnalyzer();
     TextAnalyzer(TextAnalyzer&&) noexcept;
@@ -63,7 +63,7 @@ public:
     // caller can tell "only stop words" (words > 0, no terms) from "no words".
     std::size_t terms(std::string_view text, Language lang, std::vector<Term>& out) const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
