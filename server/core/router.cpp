@@ -4,6 +4,7 @@
 #include <unicode/unistr.h>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 
 namespace sb::core {
@@ -106,13 +107,20 @@ bool Router::eligible(const AgentState& a, const Waiting& w) const {
 }
 
 const Router::AgentState* Router::best_for(const Waiting& w) const {
+    const AgentState* fresh = best_for(w, false);
     if (settings_.prefer_last_agent && !w.request.preferred_agent.empty()) {
         const AgentState* p = find_agent(w.request.preferred_agent);
-        if (p && eligible(*p, w)) return p;
+        if (p && eligible(*p, w) && (!fresh || !w.timed_out.count(p->profile.id))) return p;
     }
+    if (fresh || w.timed_out.empty()) return fresh;
+    return best_for(w, true);
+}
+
+const Router::AgentState* Router::best_for(const Waiting& w, bool allow_timed_out) const {
     const AgentState* best = nullptr;
     for (const auto& [id, a] : agents_) {
         if (!eligible(a, w)) continue;
+        if (!allow_timed_out && w.timed_out.count(id)) continue;
         if (!best) {
             best = &a;
             continue;
@@ -134,7 +142,7 @@ const Router::AgentState* Router::best_for(const Waiting& w) const {
 }
 
 void Router::push_waiting(Waiting w) {
-    Key key{-w.request.priority, w.front ? 0 : 1, w.since, ++seq_, w.request.conv};
+    Key key{-w.request.priority, w.front ? 0 : 1, w.since, w.request.conv};
     waiting_[w.request.conv] = key;
     queue_.emplace(std::move(key), std::move(w));
 }
@@ -155,6 +163,7 @@ void Router::end_offer(Waiting& w, const std::string& reason, bool remember_decl
         events_.push_back(re::AgentChanged{a->profile.id});
     }
     if (remember_decline) w.declined.insert(w.offered_to);
+    if (reason == "timeout") w.timed_out.insert(w.offered_to);
     events_.push_back(re::OfferEnded{w.request.conv, w.offered_to, reason});
     w.offered_to.clear();
     w.offer_deadline = 0;
@@ -234,6 +243,17 @@ void Router::agent_connected(const AgentProfile& profile, TimeMs now) {
     auto [it, fresh] = agents_.try_emplace(profile.id);
     AgentState& a = it->second;
     a.profile = profile;
+    // A new profile may shrink what the agent can hold: offers it no longer
+    // qualifies for go to someone else.
+    for (const auto& conv : std::set<std::string>(a.offers)) {
+        auto w = waiting_.find(conv);
+        if (w == waiting_.end()) continue;
+        Waiting& waiting = queue_.at(w->second);
+        if (!serves(a, waiting.request.department) ||
+            busy(a) > static_cast<std::size_t>(capacity_of(a))) {
+            end_offer(waiting, "withdrawn", false);
+        }
+    }
     if (a.connections++ == 0) {
         a.dropped_at = 0;  // back within the grace: keeps their conversations
         if (fresh || a.presence == Presence::offline) a.presence = Presence::online;
@@ -430,7 +450,7 @@ void Router::tick(TimeMs now) {
     bool changed = false;
     for (auto& [key, w] : queue_) {
         if (!w.offered_to.empty() && w.offer_deadline <= now) {
-            end_offer(w, "timeout", true);
+            end_offer(w, "timeout", false);
             changed = true;
         }
     }
@@ -493,8 +513,8 @@ TimeMs Router::estimated_wait(std::size_t position, std::string_view department)
         return available(kv.second) && serves(kv.second, department);
     });
     serving = std::max<std::size_t>(serving, 1);
-    return static_cast<TimeMs>(avg_handle_ms_ * static_cast<double>(position) /
-                               static_cast<double>(serving));
+    double wait = avg_handle_ms_ * static_cast<double>(position) / static_cast<double>(serving);
+    return std::max<TimeMs>(1, static_cast<TimeMs>(std::ceil(wait)));
 }
 
 std::vector<QueueView> Router::queue(TimeMs) const {

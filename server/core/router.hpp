@@ -16,7 +16,8 @@
 //   in auto mode nobody waits while an eligible agent has room.
 // - Offer mode: a conversation is offered to one agent at a time; no answer
 //   within the timeout or a decline moves it to the next; declines are
-//   remembered for that conversation.
+//   remembered for that conversation, and an agent who let it time out gets
+//   it again only when no other agent is eligible.
 // - A dropped agent keeps their conversations for the grace period; after it
 //   they are requeued at the front, exactly once. Back in time: kept.
 #pragma once
@@ -180,8 +181,9 @@ public:
     bool remove(std::string_view conv, TimeMs now);
     // An assigned conversation closed: its agent's room frees.
     void release(std::string_view conv, TimeMs now);
-    // Manual claim ("take"): the first waiting conversation this agent is
-    // eligible for, assigned at once (in either mode).
+    // Manual claim ("take"): the first waiting conversation of a department
+    // this agent serves, assigned at once if they have room (any mode, any
+    // presence: taking is an explicit choice, so declines do not apply).
     RouteError claim(std::string_view agent, TimeMs now, std::string* conv_out = nullptr);
     RouteError accept(std::string_view agent, std::string_view conv, TimeMs now);
     RouteError decline(std::string_view agent, std::string_view conv, TimeMs now);
@@ -224,12 +226,13 @@ private:
         QueueRequest request;
         TimeMs since = 0;
         bool front = false;  // requeued after a drop or a transfer
-        std::set<std::string> declined;
+        std::set<std::string> declined;   // never offered to these again
+        std::set<std::string> timed_out;  // offered again only when nobody else can
         std::string offered_to;
         TimeMs offer_deadline = 0;
     };
-    // (−priority, front ? 0 : 1, since, seq, conv): service order.
-    using Key = std::tuple<int, int, TimeMs, std::uint64_t, std::string>;
+    // (−priority, front ? 0 : 1, since, conv): service order; ids are unique.
+    using Key = std::tuple<int, int, TimeMs, std::string>;
 
     void run(TimeMs now);
     AgentState* find_agent(std::string_view id);
@@ -238,6 +241,7 @@ private:
     bool eligible(const AgentState& a, const Waiting& w) const;
     int capacity_of(const AgentState& a) const;
     const AgentState* best_for(const Waiting& w) const;
+    const AgentState* best_for(const Waiting& w, bool allow_timed_out) const;
     void assign(const QueueRequest& request, AgentState& a, TimeMs now, std::string previous = {});
     void push_waiting(Waiting w);
     void end_offer(Waiting& w, const std::string& reason, bool remember_decline);
@@ -258,7 +262,6 @@ private:
         TimeMs assigned_at = 0;
     };
     std::unordered_map<std::string, Assignment> assigned_;  // conv → who holds it
-    std::uint64_t seq_ = 0;
     double avg_handle_ms_;
     std::vector<RouteEvent> events_;
 };
