@@ -1,7 +1,8 @@
 // The visitor chat app, shown inside the widget's iframe (or standalone at
-// /chat.html). Query: ?site=<id>&locale=en|hi|tr&parent=<embedding page origin>.
+// /chat.html). Query: ?site=<id>&locale=en|hi|tr&parent=<embedding page origin>
+// &departments=orders,billing (or orders=Orders,billing=Billing)&department=<id>.
 import { SwitchboardClient, TypingNotifier, MAX_TEXT_BYTES, utf8Length } from './client.js';
-import { TranscriptView, renderStatus, timeFormatter } from './ui.js';
+import { TranscriptView, el, renderStatus, timeFormatter } from './ui.js';
 
 // Every UI string, per language. To add a language, add one entry here (and
 // its launcher labels in widget.js). Functions take the values they show.
@@ -32,6 +33,30 @@ export const STRINGS = {
     failed: 'Not sent',
     tooLong: 'This message is too long.',
     sendFailed: 'Your message could not be sent.',
+    emailLabel: 'Email (optional)',
+    departmentLabel: 'Department',
+    anyDepartment: 'Any department',
+    queuePosition: (n) => (n <= 1 ? 'You are next in the queue' : `You are number ${n} in the queue`),
+    estimatedWait: (min) => (min < 1 ? 'Estimated wait: less than a minute' : `Estimated wait: about ${min} min`),
+    transferring: 'You are being transferred…',
+    requeued: 'Waiting for the next agent…',
+    no_agents: 'Nobody is available to chat right now.',
+    closed_hours: 'We are closed at the moment.',
+    queue_full: 'All our agents are busy right now.',
+    unavailable: 'Chat is not available right now.',
+    leaveTitle: 'Leave a message',
+    leaveIntro: 'Leave a message and we will get back to you by email.',
+    leaveName: 'Your name (optional)',
+    leaveEmail: 'Email (required)',
+    leaveText: 'Message',
+    leaveSend: 'Send message',
+    tryAgain: 'Try chatting again',
+    badEmail: 'Please enter a valid email address.',
+    needText: 'Please write a message.',
+    leaveFailed: 'Your message could not be sent. Please try again.',
+    leftTitle: 'Message sent',
+    leftBody: (email) => `Thank you! We will reply to ${email} as soon as we can.`,
+    startChat: 'Start a chat',
   },
   hi: {
     title: 'हमसे बात करें',
@@ -59,6 +84,30 @@ export const STRINGS = {
     failed: 'नहीं भेजा गया',
     tooLong: 'यह संदेश बहुत लंबा है।',
     sendFailed: 'आपका संदेश नहीं भेजा जा सका।',
+    emailLabel: 'ईमेल (वैकल्पिक)',
+    departmentLabel: 'विभाग',
+    anyDepartment: 'कोई भी विभाग',
+    queuePosition: (n) => (n <= 1 ? 'कतार में अगला नंबर आपका है' : `कतार में आपका स्थान: ${n}`),
+    estimatedWait: (min) => (min < 1 ? 'अनुमानित प्रतीक्षा: एक मिनट से कम' : `अनुमानित प्रतीक्षा: लगभग ${min} मिनट`),
+    transferring: 'आपकी चैट स्थानांतरित की जा रही है…',
+    requeued: 'अगले एजेंट की प्रतीक्षा की जा रही है…',
+    no_agents: 'इस समय चैट के लिए कोई उपलब्ध नहीं है।',
+    closed_hours: 'इस समय हमारा कार्यालय बंद है।',
+    queue_full: 'इस समय हमारे सभी एजेंट व्यस्त हैं।',
+    unavailable: 'इस समय चैट उपलब्ध नहीं है।',
+    leaveTitle: 'संदेश छोड़ें',
+    leaveIntro: 'अपना संदेश छोड़ें, हम ईमेल से आपको जवाब देंगे।',
+    leaveName: 'आपका नाम (वैकल्पिक)',
+    leaveEmail: 'ईमेल (आवश्यक)',
+    leaveText: 'संदेश',
+    leaveSend: 'संदेश भेजें',
+    tryAgain: 'फिर से चैट करने का प्रयास करें',
+    badEmail: 'कृपया एक मान्य ईमेल पता दर्ज करें।',
+    needText: 'कृपया एक संदेश लिखें।',
+    leaveFailed: 'आपका संदेश नहीं भेजा जा सका। कृपया फिर से प्रयास करें।',
+    leftTitle: 'संदेश भेज दिया गया',
+    leftBody: (email) => `धन्यवाद! हम जल्द से जल्द ${email} पर जवाब देंगे।`,
+    startChat: 'चैट शुरू करें',
   },
   tr: {
     title: 'Bize yazın',
@@ -86,6 +135,30 @@ export const STRINGS = {
     failed: 'Gönderilemedi',
     tooLong: 'Bu mesaj çok uzun.',
     sendFailed: 'Mesajınız gönderilemedi.',
+    emailLabel: 'E-posta (isteğe bağlı)',
+    departmentLabel: 'Departman',
+    anyDepartment: 'Herhangi bir departman',
+    queuePosition: (n) => (n <= 1 ? 'Sırada ilk sizsiniz' : `Sıradaki yeriniz: ${n}`),
+    estimatedWait: (min) => (min < 1 ? 'Tahmini bekleme: bir dakikadan az' : `Tahmini bekleme: yaklaşık ${min} dk`),
+    transferring: 'Başka bir temsilciye aktarılıyorsunuz…',
+    requeued: 'Sıradaki temsilci bekleniyor…',
+    no_agents: 'Şu anda sohbet için uygun kimse yok.',
+    closed_hours: 'Şu anda mesai saatleri dışındayız.',
+    queue_full: 'Şu anda tüm temsilcilerimiz meşgul.',
+    unavailable: 'Sohbet şu anda kullanılamıyor.',
+    leaveTitle: 'Mesaj bırakın',
+    leaveIntro: 'Bir mesaj bırakın, size e-postayla dönüş yapalım.',
+    leaveName: 'Adınız (isteğe bağlı)',
+    leaveEmail: 'E-posta (zorunlu)',
+    leaveText: 'Mesaj',
+    leaveSend: 'Mesajı gönder',
+    tryAgain: 'Tekrar sohbet etmeyi dene',
+    badEmail: 'Lütfen geçerli bir e-posta adresi girin.',
+    needText: 'Lütfen bir mesaj yazın.',
+    leaveFailed: 'Mesajınız gönderilemedi. Lütfen tekrar deneyin.',
+    leftTitle: 'Mesajınız iletildi',
+    leftBody: (email) => `Teşekkürler! En kısa sürede ${email} adresine yanıt vereceğiz.`,
+    startChat: 'Sohbet başlat',
   },
 };
 
@@ -100,8 +173,20 @@ export function pickLanguage(requested, preferred = navigator.languages || [navi
 const params = new URLSearchParams(location.search);
 const site = (params.get('site') || 'default').replace(/[^A-Za-z0-9._:-]/g, '').slice(0, 64) || 'default';
 const lang = pickLanguage(params.get('locale'));
+const ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
+// The departments the pre-chat form offers, and the one preselected; a
+// department named alone (or the only one listed) is used for every chat.
+const departments = (params.get('departments') || '').split(',').map((d) => {
+  const [id, ...label] = d.split('=');
+  return { id: id.trim(), label: label.join('=').trim() };
+}).filter((d) => ID_RE.test(d.id)).slice(0, 50);
+const presetDept = ID_RE.test(params.get('department') || '') ? params.get('department') : '';
+const forcedDept = departments.length <= 1 ? presetDept || departments[0]?.id || '' : '';
+const validEmail = (s) => /^[^@\s\p{Cc}]+@[^@\s\p{Cc}]+$/u.test(s); // the server's rule
+const REASONS = ['no_agents', 'closed_hours', 'queue_full'];
 const t = (key, ...args) => {
-  const v = STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
+  const table = Object.hasOwn(STRINGS[lang], key) ? STRINGS[lang] : STRINGS.en;
+  const v = Object.hasOwn(table, key) ? table[key] : key;
   return typeof v === 'function' ? v(...args) : v;
 };
 
@@ -136,7 +221,9 @@ addEventListener('message', (e) => {
 // ---- elements, strings ----------------------------------------------------------
 
 const $ = Object.fromEntries(['subtitle', 'minimise', 'banner', 'log', 'typing', 'closed', 'new-chat', 'composer',
-  'prechat', 'name', 'input', 'send', 'form-error'].map((id) => [id.replace(/-(\w)/g, (_, c) => c.toUpperCase()), document.getElementById(id)]));
+  'prechat', 'name', 'email', 'department', 'department-label', 'input', 'send', 'form-error', 'queue', 'leave',
+  'leave-form', 'leave-reason', 'leave-name', 'leave-email', 'leave-text', 'leave-error', 'leave-send', 'leave-back',
+  'left', 'left-title', 'left-body', 'left-new'].map((id) => [id.replace(/-(\w)/g, (_, c) => c.toUpperCase()), document.getElementById(id)]));
 
 document.documentElement.lang = lang;
 for (const n of document.querySelectorAll('[data-i18n]')) n.textContent = t(n.dataset.i18n);
@@ -144,6 +231,12 @@ for (const n of document.querySelectorAll('[data-i18n-label]')) n.setAttribute('
 for (const n of document.querySelectorAll('[data-i18n-placeholder]')) n.placeholder = t(n.dataset.i18nPlaceholder);
 document.title = t('title');
 $.minimise.hidden = !(embedded && parentOrigin);
+if (!forcedDept && departments.length) {
+  $.department.append(el('option', { value: '', text: t('anyDepartment') }),
+    ...departments.map((d) => el('option', { value: d.id, text: d.label || d.id.replace(/[-_.]+/g, ' ').replace(/^./, (c) => c.toUpperCase()) })));
+  $.department.value = presetDept;
+  $.department.hidden = $.departmentLabel.hidden = false;
+}
 
 // ---- the client ---------------------------------------------------------------
 
@@ -162,6 +255,9 @@ let started = false;      // connect() was called
 let typingTimer = null;
 let lastUnread = -1;
 let lastActive = null;
+let mode = 'chat';        // 'chat' | 'leave' (the leave-a-message form) | 'left' (its confirmation)
+let leaveDept = '';       // the department the offline message is for
+let waitReason = '';      // why the chat on screen waits again: 'transferred' | 'requeued' | ''
 
 function safeStorage() {
   try {
@@ -196,17 +292,23 @@ function start() {
 
 function render() {
   const rec = currentRecord();
+  if ((rec ? rec.conv : null) !== shown || rec?.state !== 'waiting') waitReason = '';
   shown = rec ? rec.conv : null;
   shownState = rec ? rec.state : null;
   $.subtitle.dataset.agent = rec?.agent_name || '';
   view.clear();
   view.note(t('greeting'), 'note--greeting');
   if (rec) {
-    for (const m of client.messages(rec.conv)) view.add(m);
+    for (const m of client.messages(rec.conv)) if (!m.internal) view.add(m);
     view.setReceipts(rec.peer);
   }
   for (const e of [...client.pending(null), ...(rec ? client.pending(rec.conv) : [])]) view.addPending(e, 'visitor');
-  $.prechat.hidden = Boolean(client.name || client.token || rec || client.pending(null).length);
+  // The pre-chat form: whenever the next message starts a new chat.
+  $.prechat.hidden = Boolean(openConv() || client.pending(null).length);
+  if (!$.prechat.hidden) {
+    $.name.value ||= client.name;
+    $.email.value ||= client.email;
+  }
   showTyping(null);
   renderState();
   view.scrollToEnd();
@@ -215,12 +317,21 @@ function render() {
 function renderState() {
   const rec = shown && client.conversation(shown);
   const state = rec ? rec.state : null;
-  $.subtitle.textContent = state === 'waiting' ? t('waiting')
+  const leaving = mode !== 'chat';
+  $.subtitle.textContent = leaving ? '' : state === 'waiting' ? t(waitReason === 'transferred' ? 'transferring' : waitReason === 'requeued' ? 'requeued' : 'waiting')
     : state === 'active' ? (rec.agent_name ? t('chattingWith', rec.agent_name) : '')
       : state === 'closed' ? t('closed') : '';
   const closed = state === 'closed';
-  $.closed.hidden = !closed;
-  $.composer.hidden = closed;
+  const q = state === 'waiting' && rec.queuePos;
+  $.queue.textContent = q ? [t('queuePosition', q.position),
+    q.estimated_wait_s > 0 ? t('estimatedWait', Math.round(q.estimated_wait_s / 60)) : ''].filter(Boolean).join(' · ') : '';
+  $.queue.hidden = leaving || !q;
+  $.leave.hidden = !leaving;
+  $.leaveForm.hidden = mode !== 'leave';
+  $.left.hidden = mode !== 'left';
+  $.log.hidden = $.typing.hidden = leaving;
+  $.closed.hidden = !closed || leaving;
+  $.composer.hidden = closed || leaving;
   if (lastActive !== !!openConv()) {
     lastActive = !!openConv();
     toParent('active', { value: lastActive }); // the loader preloads us on the next page
@@ -235,6 +346,8 @@ function announce(rec, prevState, prevAgent) {
   const serverSaid = last?.from === 'system' && (!rec.agent_name || last.text.includes(rec.agent_name));
   if (rec.state === 'active' && rec.agent_name && (prevState !== 'active' || prevAgent !== rec.agent_name)) {
     if (!serverSaid) view.note(t('joined', rec.agent_name));
+  } else if (rec.state === 'waiting' && prevState === 'active') {
+    view.note(t(waitReason === 'requeued' ? 'requeued' : 'transferring'));
   } else if (rec.state === 'closed' && prevState !== 'closed') {
     view.note(t('closed'), 'note--closed');
   }
@@ -280,6 +393,7 @@ client.on('welcome', () => {
 client.on('reset', render);
 
 client.on('message', (msg, { replay }) => {
+  if (msg.internal) return; // agents only; never shown here
   if (msg.conv !== shown) {
     if (currentRecord()?.conv !== msg.conv) return; // not the chat on screen
     render();
@@ -303,6 +417,8 @@ client.on('conversation', (f, rec) => {
   }
   const prevState = shownState;
   const prevAgent = $.subtitle.dataset.agent;
+  if (rec.state === 'waiting' && (f.reason === 'transferred' || f.reason === 'requeued')) waitReason = f.reason;
+  else if (rec.state !== 'waiting') waitReason = '';
   shownState = rec.state;
   $.subtitle.dataset.agent = rec.agent_name || '';
   announce(rec, prevState, prevAgent);
@@ -322,7 +438,40 @@ client.on('receipt', (f, rec) => {
   updateUnread();
 });
 
+client.on('queue_position', (f) => { if (f.conv === shown) renderState(); });
+
+// Nobody can take a new chat: the leave-a-message form, with what was typed.
+client.on('unavailable', (f, { texts }) => {
+  mode = 'leave';
+  leaveDept = ID_RE.test(f.department || '') ? f.department : client.department;
+  $.leaveReason.textContent = t(REASONS.includes(f.reason) ? f.reason : 'unavailable');
+  $.leaveName.value ||= client.name;
+  $.leaveEmail.value ||= client.email;
+  if (texts.length && !$.leaveText.value.trim()) $.leaveText.value = texts.join('\n\n');
+  leaveError('');
+  $.leaveSend.disabled = false;
+  render();
+  ($.leaveEmail.value ? $.leaveText : $.leaveEmail).focus({ preventScroll: true });
+});
+
+client.on('left_message', (f, entry) => {
+  if (mode !== 'leave') return; // resent after a reload: already confirmed
+  mode = 'left';
+  $.leftBody.textContent = t('leftBody', entry?.email || client.email);
+  $.leaveText.value = '';
+  $.leaveSend.disabled = false;
+  render();
+  $.leftTitle.focus({ preventScroll: true });
+});
+
 client.on('error', (f, { entry, retry }) => {
+  if (entry?.type === 'leave') {
+    if (!retry) {
+      $.leaveSend.disabled = false;
+      leaveError(t(f.code === 'bad_field' && /email/.test(f.message || '') ? 'badEmail' : 'leaveFailed'));
+    }
+    return;
+  }
   if (!entry || retry) return;
   const failed = entry.type === 'start' ? client.pending(null) : [entry];
   for (const e of failed) {
@@ -341,7 +490,10 @@ $.composer.addEventListener('submit', (e) => {
   if (utf8Length(text) > MAX_TEXT_BYTES) { showError(t('tooLong')); return; }
   showError('');
   if (!$.prechat.hidden) {
-    if ($.name.value.trim()) client.setIdentity({ name: $.name.value });
+    const email = $.email.value.trim();
+    if (email && !validEmail(email)) { showError(t('badEmail')); $.email.focus(); return; }
+    client.setIdentity({ name: $.name.value, email });
+    client.department = forcedDept || $.department.value;
     $.prechat.hidden = true;
   }
   const entry = client.send(openConv(), text);
@@ -369,7 +521,8 @@ $.input.addEventListener('input', () => {
 
 function autosize() {
   $.input.style.height = 'auto';
-  $.input.style.height = `${Math.min($.input.scrollHeight, 140)}px`;
+  // scrollHeight leaves the borders out; border-box heights include them
+  $.input.style.height = `${Math.min($.input.scrollHeight + $.input.offsetHeight - $.input.clientHeight, 140)}px`;
 }
 
 $.newChat.addEventListener('click', () => {
@@ -377,6 +530,36 @@ $.newChat.addEventListener('click', () => {
   render();
   $.input.focus();
 });
+
+function leaveError(text) {
+  $.leaveError.textContent = text;
+}
+
+$.leaveForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const email = $.leaveEmail.value.trim();
+  const text = $.leaveText.value;
+  if (!validEmail(email)) { leaveError(t('badEmail')); $.leaveEmail.focus(); return; }
+  if (!text.trim()) { leaveError(t('needText')); $.leaveText.focus(); return; }
+  if (utf8Length(text) > MAX_TEXT_BYTES) { leaveError(t('tooLong')); $.leaveText.focus(); return; }
+  leaveError('');
+  $.leaveSend.disabled = true;
+  client.setIdentity({ name: $.leaveName.value, email });
+  client.leaveMessage({ name: client.name, email, text, department: leaveDept });
+  start();
+});
+
+// Never a dead end: back to the chat, to try again later.
+function backToChat(text = '') {
+  mode = 'chat';
+  if (text.trim() && !$.input.value.trim()) $.input.value = text;
+  $.leaveText.value = '';
+  render();
+  autosize();
+  $.input.focus();
+}
+$.leaveBack.addEventListener('click', () => backToChat($.leaveText.value));
+$.leftNew.addEventListener('click', () => backToChat());
 
 $.minimise.addEventListener('click', () => toParent('close'));
 addEventListener('keydown', (e) => { if (e.key === 'Escape' && embedded) toParent('close'); });

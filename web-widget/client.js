@@ -17,6 +17,11 @@
 //   ack(frame, entry)         one of our messages is stored; entry = outbox entry
 //   conversation(frame, rec)  state change; frame.local is true when inferred here
 //   typing(frame) · receipt(frame) · queue(frame) · replayed(frame)
+//   queue_position(frame, rec)      visitor: place in the queue (also kept in rec.queuePos)
+//   unavailable(frame, {texts})     visitor: start refused (nobody there); texts: the
+//                                   unsent first messages, taken out of the outbox
+//   left_message(frame, entry)      visitor: a leave_message was stored
+//   presence · offer · offer_ended · offline_messages (agents): as sent
 //   error(frame, {entry, retry})   entry: the outbox entry it answers, if any;
 //                                   retry: true when that entry will be resent
 //   reset()                   the visitor identity was dropped (bad token)
@@ -25,6 +30,7 @@
 
 export const PROTOCOL_VERSION = 1;
 export const MAX_TEXT_BYTES = 16 * 1024;
+export const MAX_NAME_BYTES = 128; // hello / leave_message name and email
 export const CLOSE = Object.freeze({ normal: 1000, goingAway: 1001, badToken: 4001, helloTimeout: 4002, slowConsumer: 4008 });
 
 // Errors after which the same frame is sent again later (same client_id), up
@@ -43,6 +49,20 @@ export function newClientId() {
 
 export function utf8Length(text) {
   return new TextEncoder().encode(text).length;
+}
+
+/** At most max UTF-8 bytes of text, cut between characters. */
+export function clipBytes(text, max) {
+  text = wellFormed(text);
+  if (utf8Length(text) <= max) return text;
+  let out = '';
+  let n = 0;
+  for (const ch of text) {
+    n += utf8Length(ch);
+    if (n > max) break;
+    out += ch;
+  }
+  return out;
 }
 
 // Lone surrogates cannot be encoded as UTF-8; the server would refuse the frame.
@@ -72,7 +92,8 @@ export class Emitter {
 
 function newRecord(conv) {
   return {
-    conv, state: 'waiting', agent_name: '', visitor_name: '',
+    conv, state: 'waiting', agent_name: '', visitor_name: '', department: '',
+    queuePos: null,        // visitor: last queue_position {position, estimated_wait_s, at}
     serverSeq: 0,          // last_seq as last reported by the server
     lastSeq: 0,            // highest seq received
     floor: 0,              // every seq <= floor counts as seen (trimmed or persisted history)
@@ -107,6 +128,7 @@ export class SwitchboardClient extends Emitter {
     this.token = o.token || '';
     this.name = o.name || '';
     this.email = o.email || '';
+    this.department = ''; // visitor: the department asked for in the next start
     this.id = '';
     this.displayName = '';
     this.storage = o.storage || null;
@@ -120,7 +142,7 @@ export class SwitchboardClient extends Emitter {
     this.status = 'offline';
     this.ready = false;           // welcome received on the current socket
     this.convs = new Map();       // conv -> record
-    this.outbox = new Map();      // client_id -> {type:'message'|'start', conv, client_id, text, created, attempts}
+    this.outbox = new Map();      // client_id -> {type:'message'|'start'|'leave', conv, client_id, text, created, attempts}
     this.queue = [];
     this._ws = null;
     this._socketNo = 0;
@@ -159,8 +181,8 @@ export class SwitchboardClient extends Emitter {
   }
 
   setIdentity({ name, email } = {}) {
-    if (name !== undefined) this.name = String(name).trim().slice(0, 128);
-    if (email !== undefined) this.email = String(email).trim().slice(0, 128);
+    if (name !== undefined) this.name = clipBytes(String(name).trim(), MAX_NAME_BYTES);
+    if (email !== undefined) this.email = clipBytes(String(email).trim(), MAX_NAME_BYTES);
     this._save();
   }
 
@@ -288,6 +310,9 @@ export class SwitchboardClient extends Emitter {
         this.queue = Array.isArray(f.waiting) ? f.waiting : [];
         return this.emit('queue', f);
       case 'error': return this._onError(f);
+      case 'queue_position': return this._onQueuePosition(f);
+      case 'unavailable': return this._onUnavailable(f);
+      case 'left_message': return this._onLeftMessage(f);
       default: return this.emit(f.type, f); // forward compatible: new server events
     }
   }
@@ -328,6 +353,8 @@ export class SwitchboardClient extends Emitter {
     if (s.state) rec.state = s.state;
     if (s.agent_name !== undefined) rec.agent_name = s.agent_name;
     if (s.visitor_name !== undefined) rec.visitor_name = s.visitor_name;
+    if (typeof s.department === 'string') rec.department = s.department;
+    if (rec.state !== 'waiting') rec.queuePos = null;
     if (Number.isFinite(s.last_seq)) rec.serverSeq = Math.max(rec.serverSeq, s.last_seq);
     rec.updated = Date.now();
     return { rec, isNew };
@@ -354,7 +381,11 @@ export class SwitchboardClient extends Emitter {
     if (!f.conv || !Number.isFinite(f.seq)) return;
     const rec = this.convs.get(f.conv) || this._merge({ conv: f.conv }).rec;
     if (f.seq <= rec.floor || rec.messages.has(f.seq)) return; // duplicate
+    // Internal messages (transfer notes) are for agents; the server never sends
+    // them to visitors, and a visitor client drops one all the same.
+    if (f.internal === true && this.role !== 'agent') return;
     const msg = { conv: f.conv, seq: f.seq, from: f.from, author: f.author || '', client_id: f.client_id || '', text: String(f.text ?? ''), ts: f.ts || 0 };
+    if (f.internal === true) msg.internal = true;
     rec.messages.set(f.seq, msg);
     rec.lastSeq = Math.max(rec.lastSeq, f.seq);
     rec.serverSeq = Math.max(rec.serverSeq, f.seq);
@@ -382,8 +413,12 @@ export class SwitchboardClient extends Emitter {
     const { rec, isNew } = this._merge(f);
     let start = f.client_id && this.outbox.get(f.client_id);
     if (start?.type === 'start') {
-      // The answer to our start: bind the messages typed before it existed.
-      this.outbox.delete(f.client_id);
+      // The answer to our start: bind the messages typed before it existed. The
+      // start's own text is a message of the conversation now, under the same
+      // client_id, kept until acked (resent as a message after a reconnect).
+      const { department, ...first } = start;
+      this.outbox = new Map([...this.outbox].flatMap(([id, e]) => (id !== f.client_id ? [[id, e]]
+        : start.text && rec.state !== 'closed' ? [[id, { ...first, type: 'message', conv: f.conv }]] : [])));
       for (const e of this.outbox.values()) if (e.type === 'message' && !e.conv) e.conv = f.conv;
     } else start = null;
     const dropped = [];
@@ -429,6 +464,41 @@ export class SwitchboardClient extends Emitter {
     this.emit('receipt', f, rec);
   }
 
+  _onQueuePosition(f) {
+    const rec = f.conv && this.convs.get(f.conv);
+    if (rec && rec.state === 'waiting' && Number.isFinite(f.position)) {
+      rec.queuePos = { position: f.position, estimated_wait_s: Number.isFinite(f.estimated_wait_s) ? f.estimated_wait_s : -1, at: Date.now() };
+      this._save();
+    }
+    this.emit('queue_position', f, rec);
+  }
+
+  // No conversation was opened: drop the start (it must not be resent) and hand
+  // the messages typed for it back to the app (the leave-a-message form).
+  _onUnavailable(f) {
+    const entry = f.client_id && this.outbox.get(f.client_id);
+    const texts = [];
+    if (!f.client_id || entry?.type === 'start') {
+      for (const [id, e] of this.outbox) {
+        if (e.type === 'start' || (e.type === 'message' && !e.conv)) {
+          if (e.text) texts.push(e.text);
+          this.outbox.delete(id);
+        }
+      }
+      this._save();
+    }
+    this.emit('unavailable', f, { texts });
+  }
+
+  _onLeftMessage(f) {
+    const entry = f.client_id ? this.outbox.get(f.client_id) : undefined;
+    if (entry?.type === 'leave') {
+      this.outbox.delete(f.client_id);
+      this._save();
+    }
+    this.emit('left_message', f, entry);
+  }
+
   _onError(f) {
     if (f.code === 'bad_token') this._badToken = true;
     const entry = f.client_id ? this.outbox.get(f.client_id) : undefined;
@@ -463,11 +533,14 @@ export class SwitchboardClient extends Emitter {
   // ---- outgoing ------------------------------------------------------------
 
   /** Queue a message; it is (re)sent until acked. conv may be null for a visitor
-   *  with no open conversation yet: one is started first. Returns the outbox entry. */
+   *  with no open conversation yet: one is started first, carrying this text as
+   *  its first message (start.text: the router, the queue and offers see it).
+   *  Returns the outbox entry. */
   send(conv, text) {
     text = wellFormed(String(text ?? ''));
     if (!text.trim()) throw new RangeError('empty message');
     if (utf8Length(text) > MAX_TEXT_BYTES) throw new RangeError('message too long');
+    if (!conv && ![...this.outbox.values()].some((e) => e.type === 'start')) return this._ensureStart(text);
     const entry = { type: 'message', conv: conv || null, client_id: newClientId(), text, created: Date.now(), attempts: 0, socket: 0 };
     this.outbox.set(entry.client_id, entry);
     if (!entry.conv) this._ensureStart();
@@ -479,9 +552,11 @@ export class SwitchboardClient extends Emitter {
   /** Visitor: open a conversation (or get the open one back). */
   start() { return this._ensureStart(); }
 
-  _ensureStart() {
+  _ensureStart(text = '') {
     for (const e of this.outbox.values()) if (e.type === 'start') return e;
     const entry = { type: 'start', conv: null, client_id: newClientId(), created: Date.now(), attempts: 0, socket: 0 };
+    if (text) entry.text = text;
+    if (this.department) entry.department = this.department;
     this.outbox.set(entry.client_id, entry);
     this._save();
     this._flushOutbox();
@@ -500,7 +575,15 @@ export class SwitchboardClient extends Emitter {
     for (const e of this.outbox.values()) {
       if (e.socket === this._socketNo || (e.notBefore && e.notBefore > now)) continue; // sent, or backing off
       if (e.type === 'start') {
-        if (this._send({ type: 'start', client_id: e.client_id })) e.socket = this._socketNo;
+        const f = { type: 'start', client_id: e.client_id };
+        if (e.text) f.text = e.text;
+        if (e.department) f.department = e.department;
+        if (this._send(f)) e.socket = this._socketNo;
+      } else if (e.type === 'leave') {
+        const f = { type: 'leave_message', client_id: e.client_id, email: e.email, text: e.text };
+        if (e.name) f.name = e.name;
+        if (e.department) f.department = e.department;
+        if (this._send(f)) e.socket = this._socketNo;
       } else if (e.conv) {
         if (this._send({ type: 'message', conv: e.conv, client_id: e.client_id, text: e.text })) e.socket = this._socketNo;
       }
@@ -511,7 +594,7 @@ export class SwitchboardClient extends Emitter {
   load(conv) {
     const rec = this.convs.get(conv) || this._merge({ conv }).rec;
     rec.history = true;
-    if (rec.historyDone) return;
+    if (rec.historyDone || (rec.replaying && rec.resumeAfter <= rec.floor)) return; // loaded, or loading
     if (this.ready) this._resumeRecord(rec);
   }
 
@@ -521,9 +604,32 @@ export class SwitchboardClient extends Emitter {
     return this._send({ type: 'resume', conv, after });
   }
 
+  /** Visitor: store an offline message (sent until answered, same client_id). */
+  leaveMessage({ name = '', email, text, department = '' }) {
+    const entry = { type: 'leave', conv: null, client_id: newClientId(), name: clipBytes(String(name).trim(), MAX_NAME_BYTES),
+      email: String(email).trim(), text: wellFormed(String(text)), department, created: Date.now(), attempts: 0, socket: 0 };
+    this.outbox.set(entry.client_id, entry);
+    this._save();
+    this._flushOutbox();
+    return entry;
+  }
+
   typing(conv, on) { return conv ? this._send({ type: 'typing', conv, on: !!on }) : false; }
   take() { return this._send({ type: 'take' }); }
   close(conv) { return this._send({ type: 'close', conv }); }
+  // agents (routing)
+  presence(status) { return this._send({ type: 'presence', status }); }
+  accept(conv) { return this._send({ type: 'accept', conv }); }
+  decline(conv) { return this._send({ type: 'decline', conv }); }
+  /** to: {agent} or {department}; note: optional text for the receiving agent. */
+  transfer(conv, to, note = '') {
+    const f = { type: 'transfer', conv };
+    if (to.agent) f.to_agent = to.agent; else f.to_department = to.department;
+    if (note && note.trim()) f.note = wellFormed(note);
+    return this._send(f);
+  }
+  offlineList() { return this._send({ type: 'offline_list' }); }
+  offlineHandled(id) { return this._send({ type: 'offline_handled', id }); }
 
   /** Mark everything from the other side as delivered / read; the receipt is
    *  coalesced (one frame per 250 ms at most) and sent when online. Returns
@@ -569,7 +675,8 @@ export class SwitchboardClient extends Emitter {
 
   /** Unacked messages for conv (null: those waiting for a conversation to start). */
   pending(conv) {
-    return [...this.outbox.values()].filter((e) => e.type === 'message' && e.conv === (conv || null));
+    return [...this.outbox.values()].filter((e) => (e.type === 'message' && e.conv === (conv || null)) ||
+      (!conv && e.type === 'start' && e.text));
   }
 
   newestFromOthers(conv) {
@@ -602,6 +709,8 @@ export class SwitchboardClient extends Emitter {
     if (!data || data.v !== STORE_VERSION) return;
     this.token = data.token || '';
     this.name = data.name || this.name;
+    this.email = data.email || this.email;
+    this.department = data.department || this.department;
     for (const c of data.convs || []) {
       const rec = Object.assign(newRecord(c.conv), c, { messages: new Map(), replaying: false });
       for (const m of c.messages || []) rec.messages.set(m.seq, m);
@@ -613,13 +722,13 @@ export class SwitchboardClient extends Emitter {
   _save() {
     if (!this.storage) return;
     const convs = [...this.convs.values()].map((r) => ({
-      conv: r.conv, state: r.state, agent_name: r.agent_name, visitor_name: r.visitor_name,
+      conv: r.conv, state: r.state, agent_name: r.agent_name, visitor_name: r.visitor_name, department: r.department, queuePos: r.queuePos,
       serverSeq: r.serverSeq, lastSeq: r.lastSeq, floor: r.floor, history: r.history,
       historyDone: r.historyDone, peer: r.peer, mine: r.mine, sent: r.sent, updated: r.updated,
       messages: this.messages(r.conv),
     }));
     const outbox = [...this.outbox.values()].map(({ socket, ...e }) => e);
-    const data = { v: STORE_VERSION, token: this.token, name: this.name, convs, outbox };
+    const data = { v: STORE_VERSION, token: this.token, name: this.name, email: this.email, department: this.department, convs, outbox };
     for (let keep = this.keepMessages; ; keep = Math.floor(keep / 2)) {
       try {
         this.storage.setItem(this.storageKey, JSON.stringify(data));

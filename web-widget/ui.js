@@ -159,7 +159,7 @@ export class TranscriptView {
 
   _build(msg, mine) {
     const from = ['visitor', 'agent', 'bot', 'system'].includes(msg.from) ? msg.from : 'system';
-    const item = el('li', { class: `msg msg--${from}${mine ? ' msg--mine' : ''}` });
+    const item = el('li', { class: `msg msg--${from}${mine ? ' msg--mine' : ''}${msg.internal ? ' msg--internal' : ''}` });
     const label = from === 'system' ? '' : this.opts.label(msg);
     if (label) item.append(el('span', { class: 'msg__author', text: label }));
     item.append(el('div', { class: 'msg__text' }, linkify(msg.text)));

@@ -1,5 +1,6 @@
 /* Switchboard widget loader. A host page includes it with one tag:
- *   <script src="https://HOST/widget.js" data-site="..." data-locale="en|hi|tr" async></script>
+ *   <script src="https://HOST/widget.js" data-site="..." data-locale="en|hi|tr"
+ *           data-departments="orders,billing" data-department="orders" async></script>
  * It adds a launcher button and an iframe to HOST/chat.html; everything else
  * happens inside that iframe. Plain script, no dependencies, keep it tiny. */
 (function () {
@@ -14,6 +15,10 @@
   var origin = new URL(script.src, location.href).origin;
   var site = script.getAttribute('data-site') || 'default';
   var locale = script.getAttribute('data-locale') || '';
+  // Departments the pre-chat form offers ("orders,billing", or "orders=Orders,billing=Billing")
+  // and the one to preselect (or, alone, to force).
+  var depts = script.getAttribute('data-departments') || '';
+  var dept = script.getAttribute('data-department') || '';
   var lang = (locale || navigator.language || 'en').toLowerCase().split(/[-_]/)[0];
   var LABELS = { // launcher only; the chat's own strings live in chat.js
     en: ['Open chat', 'Close chat', ' unread', 'Chat'],
@@ -82,6 +87,7 @@
   function ensureFrame() {
     if (frame) return;
     var q = '?site=' + encodeURIComponent(site) + (locale ? '&locale=' + encodeURIComponent(locale) : '') +
+      (depts ? '&departments=' + encodeURIComponent(depts) : '') + (dept ? '&department=' + encodeURIComponent(dept) : '') +
       (/^https?:$/.test(location.protocol) ? '&parent=' + encodeURIComponent(location.origin) : '');
     frame = css(document.createElement('iframe'), {
       position: 'fixed', right: '20px', bottom: '92px', zIndex: '2147483000',
@@ -114,9 +120,10 @@
   }
   if (small.addEventListener) small.addEventListener('change', layout);
 
+  var frameReady = false; // the chat said "ready": before that its window is not ours to post to
   function post(msg) {
     msg.source = 'switchboard';
-    if (frameWin) frameWin.postMessage(msg, origin);
+    if (frameWin && frameReady) frameWin.postMessage(msg, origin);
   }
 
   // byUser: move the focus (into the chat when opening, back to the button when
@@ -141,7 +148,7 @@
     if (e.origin !== origin || !frameWin || e.source !== frameWin) return;
     var d = e.data;
     if (!d || d.source !== 'switchboard') return;
-    if (d.type === 'ready') { post({ type: 'state', open: open, focus: focusOnReady }); focusOnReady = false; }
+    if (d.type === 'ready') { frameReady = true; post({ type: 'state', open: open, focus: focusOnReady }); focusOnReady = false; }
     else if (d.type === 'unread') { unread = Math.max(0, Number(d.count) || 0); label(); }
     else if (d.type === 'close') setOpen(false, true);
     else if (d.type === 'active') store('localStorage', 'active', d.value ? '1' : null);

@@ -14,7 +14,8 @@ void summary_fields(JsonWriter& w, const ConvSummary& s) {
         .u64("last_seq", s.last_seq)
         .str("agent_name", s.agent_name)
         .str("visitor_name", s.visitor_name)
-        .str("department", s.department);
+        .str("department", s.department)
+        .str("agent_id", s.agent_id);
 }
 
 }  // namespace

@@ -219,8 +219,21 @@ void Hub::handle(SessionId sid, Session& s, proto::Hello& m, TimeMs now) {
         queue_changed_ = true;  // the new session gets the queue with everyone else
         router_.agent_connected(profile, now);
         agents_changed_.insert(s.principal);
+        // Offers still open for this agent (a reconnecting console).
+        for (const auto& v : router_.queue(now)) {
+            if (v.offered_to != s.principal) continue;
+            send(sid, proto::encode(proto::Offer{v.conv, v.visitor_name, v.department,
+                                                 v.first_message, v.offer_deadline}));
+        }
     } else {
         join(sid, s, visitor_channel(s.principal));
+        // A waiting visitor who reconnects learns where they stand at once.
+        if (auto it = open_by_visitor_.find(s.principal); it != open_by_visitor_.end()) {
+            if (auto v = router_.position(it->second, now)) {
+                send(sid, proto::encode(proto::QueuePosition{
+                              v->conv, v->position, (v->estimated_wait_ms + 999) / 1000}));
+            }
+        }
     }
 }
 
@@ -613,8 +626,8 @@ void Hub::replay(const PendingResume& r) {
 // ---- views ---------------------------------------------------------------------
 
 proto::ConvSummary Hub::summary(const Conversation& c) const {
-    return proto::ConvSummary{c.id, c.state, c.last_seq, c.agent_name, c.visitor_name,
-                              c.department};
+    return proto::ConvSummary{c.id,           c.state,      c.last_seq, c.agent_name,
+                              c.visitor_name, c.department, c.agent_id};
 }
 
 std::vector<proto::ConvSummary> Hub::open_of(Role role, const std::string& principal) const {

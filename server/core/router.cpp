@@ -532,6 +532,7 @@ std::vector<QueueView> Router::queue(TimeMs) const {
         v.position = ++positions[w.request.department];
         v.estimated_wait_ms = estimated_wait(v.position, v.department);
         v.offered_to = w.offered_to;
+        v.offer_deadline = w.offer_deadline;
         out.push_back(std::move(v));
     }
     return out;

@@ -141,6 +141,7 @@ struct QueueView {
     std::size_t position = 0;  // 1-based within its department
     TimeMs estimated_wait_ms = 0;
     std::string offered_to;  // offer mode: the agent holding the offer
+    TimeMs offer_deadline = 0;
 };
 
 struct AgentView {

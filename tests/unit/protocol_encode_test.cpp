@@ -137,7 +137,10 @@ TEST_CASE("encode conversation: summary flattened, client_id and reason only whe
                     {"last_seq", 41},
                     {"agent_name", "Deniz"},
                     {"visitor_name", "Ayşe"},
-                    {"department", "sales"}});
+                    {"department", "sales"},
+                    {"agent_id", ""}});
+    e.summary.agent_id = "a_7";
+    CHECK(parsed(encode(e))["agent_id"] == "a_7");
     e.summary.state = ConvState::closed;
     e.client_id = "s-1";
     e.reason = "closed_by_agent";

@@ -182,6 +182,7 @@ struct ConvSummary {
     std::string agent_name;  // empty while waiting
     std::string visitor_name;
     std::string department;  // empty = any agent
+    std::string agent_id;    // empty while waiting
 };
 
 struct Welcome {

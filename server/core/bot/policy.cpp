@@ -43,8 +43,8 @@ std::string_view to_string(HandoffReason r) {
 const BotTexts& bot_texts(Language lang) {
     static const std::array<BotTexts, kLanguageCount> texts{{
         {
-            "Hi! I can help with orders, delivery, returns, payments and your account. "
-            "What would you like to know?",
+            "Happy to help! Ask me anything about orders, delivery, returns, payments or your "
+            "account.",
             "I'm not sure I understood. Did you mean one of these?",
             "Sorry, I don't have an answer to that. Could you rephrase it? "
             "You can also ask to talk to a person.",
@@ -55,8 +55,8 @@ const BotTexts& bot_texts(Language lang) {
             "Sorry that didn't help. Maybe one of these is closer:",
         },
         {
-            "नमस्ते! मैं ऑर्डर, डिलीवरी, रिटर्न, भुगतान और आपके अकाउंट से जुड़े सवालों में मदद कर "
-            "सकता हूँ। आप क्या जानना चाहते हैं?",
+            "आपकी मदद करके खुशी होगी! ऑर्डर, डिलीवरी, रिटर्न, भुगतान या अपने अकाउंट के बारे में "
+            "कुछ भी पूछिए।",
             "मुझे पक्का नहीं पता कि मैं सही समझा। क्या आपका मतलब इनमें से कोई है?",
             "माफ़ कीजिए, इसका जवाब मेरे पास नहीं है। क्या आप इसे दूसरे शब्दों में पूछ सकते हैं? आप "
             "किसी व्यक्ति से बात करने के लिए भी कह सकते हैं।",
@@ -67,8 +67,8 @@ const BotTexts& bot_texts(Language lang) {
             "माफ़ कीजिए, इससे मदद नहीं मिली। शायद इनमें से कोई सवाल आपके काम का हो:",
         },
         {
-            "Merhaba! Sipariş, teslimat, iade, ödeme ve hesabınızla ilgili sorularınızda yardımcı "
-            "olabilirim. Ne öğrenmek istersiniz?",
+            "Memnuniyetle yardımcı olurum! Sipariş, teslimat, iade, ödeme veya hesabınızla ilgili "
+            "her şeyi sorabilirsiniz.",
             "Sizi doğru anladığımdan emin değilim. Şunlardan birini mi demek istediniz?",
             "Üzgünüm, bu sorunun yanıtı bende yok. Farklı bir şekilde sorabilir misiniz? "
             "Dilerseniz bir müşteri temsilcisiyle de görüşebilirsiniz.",

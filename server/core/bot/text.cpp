@@ -45,6 +45,7 @@ struct TextAnalyzer::Impl {
     AnalyzerOptions options;
     const icu::Normalizer2* nfkc = nullptr;
     std::unique_ptr<icu::BreakIterator> breaker;
+    const icu::UnicodeString empty;
     std::array<Lexicon, kLanguageCount> lexicons;
 
     explicit Impl(AnalyzerOptions o) : options(o) {
@@ -93,8 +94,8 @@ struct TextAnalyzer::Impl {
             u.tempSubStringBetween(start, end).toUTF8String(w.text);
             out.push_back(std::move(w));
         }
-        // Don't keep a pointer into u past its lifetime.
-        breaker->setText(icu::UnicodeString());
+        // The iterator aliases the text it was given: don't leave it pointing into u.
+        breaker->setText(empty);
     }
 
     // The loose per-language form(s) of one word; may add 0, 1 or 2 keys.

@@ -1,0 +1,167 @@
+// Helpers for the browser tests: the real switchboard binary on a free port
+// with a temporary data folder, and Debian's Chromium driven by playwright-core
+// (never a downloaded browser).
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const SOURCE_DIR = resolve(process.env.SB_SOURCE_DIR || join(here, '..', '..'));
+export const BINARY = resolve(process.env.SB_BINARY || join(SOURCE_DIR, 'build', 'switchboard'));
+export const CHROMIUM = process.env.SB_CHROMIUM || '/usr/bin/chromium';
+export const ARTIFACTS = join(here, 'artifacts');
+export const DEMO_AGENT = { email: 'demo@switchboard.local', password: 'switchboard-demo', name: 'Demo Agent', id: 'demo' };
+
+mkdirSync(ARTIFACTS, { recursive: true });
+
+/** Starts the server; resolves once it prints where it listens. */
+export async function startServer({ args = [], agents = null } = {}) {
+  const data = mkdtempSync(join(tmpdir(), 'sb-e2e-data-'));
+  const argv = ['--port', '0', '--bind', '127.0.0.1', '--data', data, '--web', join(SOURCE_DIR, 'web-widget'),
+    '--shutdown-grace-ms', '500', ...args,
+    // extra settings for every test server, e.g. SB_E2E_SERVER_ARGS="--queue-without-agents off"
+    ...(process.env.SB_E2E_SERVER_ARGS || '').split(/\s+/).filter(Boolean)];
+  if (agents) {
+    const file = join(data, 'agents.json');
+    writeFileSync(file, JSON.stringify({ agents }, null, 2));
+    argv.push('--agents', file);
+  } else {
+    argv.push('--demo-agent');
+  }
+  const proc = spawn(BINARY, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  const url = await new Promise((resolveUrl, reject) => {
+    const fail = reject;
+    reject = (err) => { // no server: kill whatever started, keep no data folder
+      proc.kill('SIGKILL');
+      rmSync(data, { recursive: true, force: true });
+      fail(err);
+    };
+    const timer = setTimeout(() => reject(new Error(`server did not start in 15 s:\n${log}`)), 15000);
+    const onData = (chunk) => {
+      log += chunk;
+      const m = /listening on (http:\/\/[^\s]+)/.exec(log);
+      if (m) { clearTimeout(timer); resolveUrl(m[1].replace(/\/$/, '')); }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.on('exit', (code, sig) => { clearTimeout(timer); reject(new Error(`server exited (${code ?? sig}):\n${log}`)); });
+    proc.on('error', (err) => { clearTimeout(timer); reject(err); });
+  });
+  proc.removeAllListeners('exit');
+  return {
+    url,
+    data,
+    log: () => log,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(data, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Argon2id hash of a password, from the binary itself. */
+export function hashPassword(password) {
+  return new Promise((resolveHash, reject) => {
+    const p = spawn(BINARY, ['hash-password'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (c) => { out += c; });
+    p.stderr.on('data', (c) => { err += c; });
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolveHash(out.trim()) : reject(new Error(`hash-password: ${code} ${err}`))));
+    p.stdin.on('error', () => {}); // the spawn error is reported above
+    p.stdin.end(`${password}\n`);
+  });
+}
+
+/** Headless Chromium with a fresh profile (playwright gives each launch its own --user-data-dir). */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: false, // the flags below choose the headless mode
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    timeout: 30000,
+  });
+}
+
+/** A browser context that records page errors and any dialog (which must never open). */
+export async function newContext(browser, opts = {}) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 800 }, ...opts });
+  context.dialogs = [];
+  context.pageErrors = [];
+  context.on('page', (page) => watchPage(context, page));
+  return context;
+}
+
+function watchPage(context, page) {
+  page.on('dialog', (d) => { context.dialogs.push(`${d.type()}: ${d.message()}`); d.dismiss().catch(() => {}); });
+  page.on('pageerror', (e) => context.pageErrors.push(e.message));
+  if (process.env.SB_E2E_DEBUG) { // SB_E2E_DEBUG=1: log every WebSocket frame and console line
+    const tag = () => (page.isClosed() ? '?' : new URL(page.url()).pathname);
+    page.on('console', (m) => console.log(`[${tag()}] console: ${m.text()}`));
+    page.on('websocket', (ws) => {
+      ws.on('framesent', (f) => console.log(`[${tag()}] > ${String(f.payload).slice(0, 300)}`));
+      ws.on('framereceived', (f) => console.log(`[${tag()}] < ${String(f.payload).slice(0, 300)}`));
+    });
+  }
+}
+
+export async function screenshot(page, name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+}
+
+/** The visitor chat inside the widget's iframe. */
+export function chatFrame(page) {
+  return page.frameLocator('#switchboard-frame');
+}
+
+/** A shop on another origin (its own port on 127.0.0.1) whose pages embed the
+ *  widget with one tag. shop.page(attrs) -> URL of a page with those data-*
+ *  attributes on the script tag. */
+export async function startShop(serverUrl) {
+  const pages = new Map();
+  const srv = createServer((req, res) => {
+    const body = pages.get(new URL(req.url, 'http://x').pathname);
+    res.writeHead(body ? 200 : 404, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+    res.end(body || 'not found');
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${srv.address().port}`;
+  return {
+    origin,
+    page(attrs = {}) {
+      const attr = Object.entries({ 'data-site': 'shop', ...attrs })
+        .map(([k, v]) => ` ${k}="${String(v).replace(/&/g, '&amp;').replace(/"/g, '&quot;')}"`).join('');
+      const path = `/shop-${pages.size + 1}.html`;
+      pages.set(path, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title></head>
+<body><h1>A shop on another origin</h1><p>It embeds the Switchboard widget with one tag.</p>
+<script src="${serverUrl}/widget.js"${attr} async></script></body></html>`);
+      return origin + path;
+    },
+    close: () => new Promise((r) => { srv.closeAllConnections?.(); srv.close(r); }),
+  };
+}
+
+/** Signs an agent in on the console page and waits until connected. */
+export async function signIn(page, serverUrl, { email, password }) {
+  await page.goto(`${serverUrl}/console/`);
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  await page.click('#signin-button');
+  await page.waitForSelector('#app:not([hidden])');
+  await page.waitForSelector('#status[data-status="online"]');
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
