@@ -11,6 +11,17 @@ using json = nlohmann::json;
 
 enum class Need { required, optional };
 
+// start.locale: empty (no hint) or [A-Za-z0-9-] only; the length is checked
+// by the string read.
+bool is_valid_locale(std::string_view s) {
+    for (const char c : s) {
+        const bool ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
 std::string quoted(std::string_view field) {
     std::string s;
     s.reserve(field.size() + 2);
@@ -165,6 +176,11 @@ DecodeResult decode_start(Fields& f) {
     f.id("client_id", Need::optional, m.client_id);
     f.text("text", Need::optional, f.limits().max_text_bytes, true, m.text);
     f.id("department", Need::optional, m.department);
+    f.text("locale", Need::optional, kMaxLocaleBytes, true, m.locale);
+    if (!f.failed() && !is_valid_locale(m.locale)) {
+        f.fail(ErrorCode::bad_field, "locale",
+               "'locale' must be a language tag of [A-Za-z0-9-], e.g. \"tr\" or \"tr-TR\"");
+    }
     return f.result(std::move(m));
 }
 
@@ -205,7 +221,7 @@ DecodeResult decode_presence(Fields& f) {
     return f.result(std::move(m));
 }
 
-// close, accept, decline: just a conversation id.
+// close, accept, decline, handoff: just a conversation id.
 template <class Message>
 DecodeResult decode_conv_only(Fields& f) {
     Message m;
@@ -247,6 +263,29 @@ DecodeResult decode_offline_handled(Fields& f) {
     return f.result(std::move(m));
 }
 
+DecodeResult decode_feedback(Fields& f) {
+    Feedback m;
+    f.id("conv", Need::required, m.conv);
+    f.boolean("helpful", Need::required, m.helpful);
+    return f.result(std::move(m));
+}
+
+DecodeResult decode_suggestion(Fields& f) {
+    PickSuggestion m;
+    f.id("conv", Need::required, m.conv);
+    f.id("client_id", Need::required, m.client_id);
+    if (const std::string* s = f.string("entry", Need::required, kMaxEntryBytes)) {
+        if (is_valid_id(*s, kMaxEntryBytes)) {
+            m.entry = *s;
+        } else {
+            f.fail(ErrorCode::bad_field, "entry",
+                   "'entry' must be a non-empty string of [A-Za-z0-9._:-]");
+        }
+    }
+    f.text("text", Need::required, f.limits().max_text_bytes, false, m.text);
+    return f.result(std::move(m));
+}
+
 DecodeResult decode_object(const json& obj, const Limits& limits) {
     Fields f(obj, limits);
     const json* type = f.find("type", Need::required);
@@ -271,6 +310,9 @@ DecodeResult decode_object(const json& obj, const Limits& limits) {
     if (t == "leave_message") return decode_leave_message(f);
     if (t == "offline_list") return ClientMessage(OfflineList{});
     if (t == "offline_handled") return decode_offline_handled(f);
+    if (t == "feedback") return decode_feedback(f);
+    if (t == "handoff") return decode_conv_only<Handoff>(f);
+    if (t == "suggestion") return decode_suggestion(f);
     return DecodeError{ErrorCode::unknown_type, "type", "unknown message type", {}, {}};
 }
 

@@ -219,6 +219,22 @@ std::string encode(const OfflineMessages& m) {
     return w.end_array().end_object().take();
 }
 
+std::string encode(const BotOptions& m) {
+    std::size_t reserve = 128 + m.helpful_prompt.size();
+    for (const auto& s : m.suggestions) reserve += 32 + s.entry.size() + s.title.size();
+    JsonWriter w(reserve);
+    w.begin_object()
+        .str("type", "bot_options")
+        .str("conv", m.conv)
+        .u64("seq", m.seq)
+        .str_if("helpful_prompt", m.helpful_prompt)
+        .key("suggestions")
+        .begin_array();
+    for (const auto& s : m.suggestions)
+        w.begin_object().str("entry", s.entry).str("title", s.title).end_object();
+    return w.end_array().flag("offer_handoff", m.offer_handoff).end_object().take();
+}
+
 std::string encode(const ErrorEvent& m) {
     JsonWriter w(96 + m.message.size());
     return w.begin_object()

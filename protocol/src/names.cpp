@@ -16,9 +16,10 @@ constexpr Names<Sender, 4> kSenders{{{Sender::visitor, "visitor"},
                                      {Sender::agent, "agent"},
                                      {Sender::bot, "bot"},
                                      {Sender::system, "system"}}};
-constexpr Names<ConvState, 3> kStates{{{ConvState::waiting, "waiting"},
+constexpr Names<ConvState, 4> kStates{{{ConvState::waiting, "waiting"},
                                        {ConvState::active, "active"},
-                                       {ConvState::closed, "closed"}}};
+                                       {ConvState::closed, "closed"},
+                                       {ConvState::bot, "bot"}}};
 constexpr Names<ReceiptKind, 2> kReceiptKinds{
     {{ReceiptKind::delivered, "delivered"}, {ReceiptKind::read, "read"}}};
 constexpr Names<AgentStatus, 3> kAgentStatuses{{{AgentStatus::online, "online"},

@@ -10,13 +10,13 @@
 namespace sb::bus {
 
 class LocalBus final : public core::Bus {
-public:
+  public:
     void set_handler(Handler h) override { handler_ = std::move(h); }
     void subscribe(const std::string& channel) override { channels_.insert(channel); }
     void unsubscribe(const std::string& channel) override { channels_.erase(channel); }
     void publish(const std::string& channel, const core::Envelope& e) override;
 
-private:
+  private:
     Handler handler_;
     std::unordered_set<std::string> channels_;
 };

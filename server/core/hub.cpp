@@ -13,12 +13,20 @@ using proto::Role;
 
 namespace {
 
-std::string conv_channel(std::string_view conv) { return "conv:" + std::string(conv); }
-std::string visitor_channel(std::string_view id) { return "visitor:" + std::string(id); }
-std::string agent_channel(std::string_view id) { return "agent:" + std::string(id); }
+std::string conv_channel(std::string_view conv) {
+    return "conv:" + std::string(conv);
+}
+std::string visitor_channel(std::string_view id) {
+    return "visitor:" + std::string(id);
+}
+std::string agent_channel(std::string_view id) {
+    return "agent:" + std::string(id);
+}
 const std::string kAgentsChannel = "agents";
 
-Sender sender_of(Role r) { return r == Role::visitor ? Sender::visitor : Sender::agent; }
+Sender sender_of(Role r) {
+    return r == Role::visitor ? Sender::visitor : Sender::agent;
+}
 
 }  // namespace
 
@@ -64,11 +72,18 @@ void Hub::rebuild(TimeMs now) {
     open_.clear();
     open_by_visitor_.clear();
     told_position_.clear();
+    // Held conversations first, so agents' load is right before anything is
+    // assigned; waiting ones keep the time they were queued.
+    for (auto& [c, first] : stored) {
+        if (c.state == ConvState::active && !c.agent_id.empty()) {
+            router_.restore(request_of(c, first), c.agent_id, now);
+        }
+    }
     for (auto& [c, first] : stored) {
         if (c.state == ConvState::waiting) {
-            router_.enqueue(request_of(c, first), now);
-        } else if (c.state == ConvState::active && !c.agent_id.empty()) {
-            router_.restore(request_of(c, first), c.agent_id, now);
+            QueueRequest r = request_of(c, first);
+            r.since = c.queued > 0 ? c.queued : c.created;
+            router_.enqueue(r, now);
         }
         open_by_visitor_[c.visitor_id] = c.id;
         open_.emplace(c.id, std::move(c));
@@ -152,8 +167,10 @@ void Hub::on_frame(SessionId sid, std::string_view text, TimeMs now) {
         return;
     }
     if (s.role == Role::agent) router_.agent_activity(s.principal, now);
+    current_sid_ = sid;
     std::visit([&](auto& m) { handle(sid, s, m, now); }, msg);
     apply_routing(now);
+    current_sid_.reset();
 }
 
 void Hub::handle(SessionId sid, Session& s, proto::Hello& m, TimeMs now) {
@@ -230,8 +247,8 @@ void Hub::handle(SessionId sid, Session& s, proto::Hello& m, TimeMs now) {
         // A waiting visitor who reconnects learns where they stand at once.
         if (auto it = open_by_visitor_.find(s.principal); it != open_by_visitor_.end()) {
             if (auto v = router_.position(it->second, now)) {
-                send(sid, proto::encode(proto::QueuePosition{
-                              v->conv, v->position, (v->estimated_wait_ms + 999) / 1000}));
+                send(sid, proto::encode(proto::QueuePosition{v->conv, v->position,
+                                                             (v->estimated_wait_ms + 999) / 1000}));
             }
         }
     }
@@ -249,7 +266,9 @@ void Hub::handle(SessionId sid, Session& s, proto::Start& m, TimeMs now) {
     }
     if (!c) {
         // Nobody to take it: the visitor is offered to leave a message instead.
-        if (auto why = router_.availability(m.department, now); why != Unavailable::none) {
+        // (With the bot on, that question waits for the hand-off.)
+        auto why = bot_ ? Unavailable::none : router_.availability(m.department, now);
+        if (why != Unavailable::none) {
             send(sid, proto::encode(proto::UnavailableEvent{std::string(to_string(why)),
                                                             m.department, m.client_id}));
             return;
@@ -258,7 +277,7 @@ void Hub::handle(SessionId sid, Session& s, proto::Start& m, TimeMs now) {
         fresh.id = "c_" + security_.random_id();
         fresh.visitor_id = s.principal;
         fresh.visitor_name = s.name;
-        fresh.state = ConvState::waiting;
+        fresh.state = bot_ ? ConvState::bot : ConvState::waiting;
         fresh.department = m.department;
         fresh.created = now;
         fresh.queued = now;
@@ -275,15 +294,28 @@ void Hub::handle(SessionId sid, Session& s, proto::Start& m, TimeMs now) {
                 }
             }
         } catch (const StoreError&) {
-            error(sid, ErrorCode::store_unavailable, "could not open the conversation; retry",
-                  {}, m.client_id);
+            error(sid, ErrorCode::store_unavailable, "could not open the conversation; retry", {},
+                  m.client_id);
             return;
         }
         c = &open_.emplace(fresh.id, fresh).first->second;
         open_by_visitor_[c->visitor_id] = c->id;
+        created_this_turn_.push_back(c->id);
         // A new conversation has nothing to replay: follow it at once.
         join(sid, s, conv_channel(c->id));
         publish_state(*c, m.client_id, {});
+        if (c->state == ConvState::bot) {
+            auto& bc = bot_convs_[c->id];
+            bc.locale = m.locale;
+            bc.last_visitor_text = m.text;
+            if (!m.text.empty()) {
+                std::string client_id = m.client_id.empty() ? "start-" + c->id : m.client_id;
+                if (append(sid, s, *c, client_id, m.text, now)) {
+                    apply_bot(*c, bot_->on_message(bc.state, m.text, bc.locale), now);
+                }
+            }
+            return;
+        }
         if (!m.text.empty()) {
             std::string client_id = m.client_id.empty() ? "start-" + c->id : m.client_id;
             append(sid, s, *c, client_id, m.text, now);
@@ -306,7 +338,8 @@ Conversation* Hub::writable(SessionId sid, const Session& s, const std::string& 
     auto it = open_.find(conv);
     if (it != open_.end()) {
         if (!is_participant(it->second, *s.role, s.principal)) {
-            error(sid, ErrorCode::forbidden, "not a participant of this conversation", conv, client_id);
+            error(sid, ErrorCode::forbidden, "not a participant of this conversation", conv,
+                  client_id);
             return nullptr;
         }
         return &it->second;
@@ -314,7 +347,8 @@ Conversation* Hub::writable(SessionId sid, const Session& s, const std::string& 
     try {
         closed_copy = store_.conversation(conv);
     } catch (const StoreError&) {
-        error(sid, ErrorCode::store_unavailable, "could not read the conversation; retry", conv, client_id);
+        error(sid, ErrorCode::store_unavailable, "could not read the conversation; retry", conv,
+              client_id);
         return nullptr;
     }
     if (!closed_copy) {
@@ -333,10 +367,11 @@ Conversation* Hub::writable(SessionId sid, const Session& s, const std::string& 
 }
 
 void Hub::ensure_batch() {
+    if (current_sid_) writers_.insert(*current_sid_);
     if (!store_.in_batch()) store_.begin_batch();
 }
 
-void Hub::append(SessionId sid, const Session& s, Conversation& c, const std::string& client_id,
+bool Hub::append(SessionId sid, const Session& s, Conversation& c, const std::string& client_id,
                  const std::string& text, TimeMs now, bool internal) {
     NewMessage nm;
     nm.conv = c.id;
@@ -354,11 +389,11 @@ void Hub::append(SessionId sid, const Session& s, Conversation& c, const std::st
     } catch (const StoreError&) {
         error(sid, ErrorCode::store_unavailable, "the message was not stored; retry", c.id,
               client_id);
-        return;
+        return false;
     }
     const StoredMessage& sm = out.message;
     send(sid, proto::encode(proto::Ack{c.id, client_id, sm.seq, sm.ts, out.duplicate}));
-    if (out.duplicate) return;
+    if (out.duplicate) return false;
     pending_acks_.push_back({sid, c.id, client_id});
     c.last_seq = std::max(c.last_seq, sm.seq);
     if (*s.role == Role::agent && !internal && c.first_reply == 0) {
@@ -369,21 +404,29 @@ void Hub::append(SessionId sid, const Session& s, Conversation& c, const std::st
             proto::encode(proto::MessageEvent{c.id, sm.seq, sm.from, sm.author_name, sm.client_id,
                                               sm.text, sm.ts, sm.internal}),
             sm.internal ? std::optional<Role>(Role::visitor) : std::nullopt);
+    return true;
 }
 
 void Hub::handle(SessionId sid, Session& s, proto::SendMessage& m, TimeMs now) {
     std::optional<Conversation> closed;
     Conversation* c = writable(sid, s, m.conv, false, closed, m.client_id);
     if (!c) return;
-    append(sid, s, *c, m.client_id, m.text, now);
+    bool fresh = append(sid, s, *c, m.client_id, m.text, now);
+    // The bot speaks only while the conversation is with it: after a hand-off
+    // it stays silent whatever a client sends.
+    if (fresh && bot_ && c->state == ConvState::bot && *s.role == Role::visitor) {
+        auto& bc = bot_convs_[c->id];
+        bc.last_visitor_text = m.text;
+        apply_bot(*c, bot_->on_message(bc.state, m.text, bc.locale), now);
+    }
 }
 
 void Hub::handle(SessionId sid, Session& s, proto::Typing& m, TimeMs) {
     std::optional<Conversation> closed;
     Conversation* c = writable(sid, s, m.conv, false, closed);
     if (!c) return;
-    publish(conv_channel(c->id),
-            proto::encode(proto::TypingEvent{c->id, sender_of(*s.role), m.on}), *s.role);
+    publish(conv_channel(c->id), proto::encode(proto::TypingEvent{c->id, sender_of(*s.role), m.on}),
+            *s.role);
 }
 
 void Hub::handle(SessionId sid, Session& s, proto::Receipt& m, TimeMs) {
@@ -411,8 +454,7 @@ void Hub::handle(SessionId sid, Session& s, proto::Receipt& m, TimeMs) {
         }
     }
     publish(conv_channel(c->id),
-            proto::encode(proto::ReceiptEvent{c->id, m.kind, m.seq, sender_of(*s.role)}),
-            *s.role);
+            proto::encode(proto::ReceiptEvent{c->id, m.kind, m.seq, sender_of(*s.role)}), *s.role);
 }
 
 void Hub::handle(SessionId sid, Session& s, proto::Resume& m, TimeMs) {
@@ -448,10 +490,10 @@ void Hub::handle(SessionId sid, Session& s, proto::Close& m, TimeMs now) {
     }
     if (!router_.remove(updated.id, now)) router_.release(updated.id, now);
     told_position_.erase(updated.id);
+    bot_convs_.erase(updated.id);
     open_by_visitor_.erase(updated.visitor_id);
     open_.erase(updated.id);
-    publish_state(updated, {},
-                  *s.role == Role::agent ? "closed_by_agent" : "closed_by_visitor");
+    publish_state(updated, {}, *s.role == Role::agent ? "closed_by_agent" : "closed_by_visitor");
 }
 
 // ---- output ------------------------------------------------------------------
@@ -467,14 +509,13 @@ void Hub::error(SessionId sid, ErrorCode code, std::string message, std::string 
 }
 
 void Hub::publish(std::string channel, std::string frame, std::optional<Role> skip) {
-    outputs_.push_back(
-        Publish{std::move(channel),
-                Envelope{std::make_shared<const std::string>(std::move(frame)), skip}});
+    outputs_.push_back(Publish{
+        std::move(channel), Envelope{std::make_shared<const std::string>(std::move(frame)), skip}});
 }
 
 void Hub::publish_state(const Conversation& c, std::string client_id, std::string reason) {
-    std::string frame =
-        proto::encode(proto::ConversationEvent{summary(c), std::move(client_id), std::move(reason)});
+    std::string frame = proto::encode(
+        proto::ConversationEvent{summary(c), std::move(client_id), std::move(reason)});
     auto shared = std::make_shared<const std::string>(std::move(frame));
     outputs_.push_back(Publish{visitor_channel(c.visitor_id), Envelope{shared, std::nullopt}});
     if (!c.agent_id.empty()) {
@@ -537,6 +578,7 @@ void Hub::flush(TimeMs now) {
                 if (auto* d = std::get_if<Direct>(&o)) owed.insert(d->sid);
                 if (auto* c = std::get_if<CloseSocket>(&o)) owed.insert(c->sid);
             }
+            owed.insert(writers_.begin(), writers_.end());
             for (auto& a : pending_acks_) owed.insert(a.sid);
             outputs_.clear();
             for (SessionId sid : owed) {
@@ -549,10 +591,22 @@ void Hub::flush(TimeMs now) {
             try {
                 rebuild(now);
             } catch (const StoreError&) {
+                // Memory stays, less what this turn created and never stored.
+                for (const auto& id : created_this_turn_) {
+                    auto it = open_.find(id);
+                    if (it == open_.end()) continue;
+                    open_by_visitor_.erase(it->second.visitor_id);
+                    router_.remove(id, now);
+                    open_.erase(it);
+                }
+                router_.take_events();
             }
+            agents_changed_.clear();
         }
     }
     pending_acks_.clear();
+    created_this_turn_.clear();
+    writers_.clear();
 
     auto outputs = std::move(outputs_);
     outputs_.clear();
@@ -579,10 +633,11 @@ void Hub::flush(TimeMs now) {
             auto status = a->presence == Presence::online ? proto::AgentStatus::online
                           : a->presence == Presence::away ? proto::AgentStatus::away
                                                           : proto::AgentStatus::offline;
-            bus_.publish(agent_channel(id),
-                         Envelope{std::make_shared<const std::string>(proto::encode(
-                                      proto::PresenceEvent{status, a->load, a->capacity, {}})),
-                                  {}});
+            bus_.publish(
+                agent_channel(id),
+                Envelope{std::make_shared<const std::string>(proto::encode(proto::PresenceEvent{
+                             status, a->load, a->capacity, a->idle ? "idle" : ""})),
+                         {}});
         }
     }
     if (offline_changed_) {
@@ -600,26 +655,36 @@ void Hub::replay(const PendingResume& r) {
     std::uint64_t after = r.after;
     try {
         for (;;) {
-            auto page =
-                store_.messages_after(r.conv, after, std::max<std::size_t>(settings_.replay_page, 1));
+            auto page = store_.messages_after(r.conv, after,
+                                              std::max<std::size_t>(settings_.replay_page, 1));
             for (auto& m : page) {
                 after = m.seq;
                 // Notes are for agents: a visitor never sees them, live or replayed.
                 if (m.internal && it->second.role != Role::agent) continue;
-                outbox_.send(r.sid, std::make_shared<const std::string>(proto::encode(
-                                        proto::MessageEvent{m.conv, m.seq, m.from, m.author_name,
-                                                            m.client_id, m.text, m.ts, m.internal})));
+                outbox_.send(r.sid,
+                             std::make_shared<const std::string>(proto::encode(
+                                 proto::MessageEvent{m.conv, m.seq, m.from, m.author_name,
+                                                     m.client_id, m.text, m.ts, m.internal})));
             }
             if (page.size() < std::max<std::size_t>(settings_.replay_page, 1)) break;
         }
     } catch (const StoreError&) {
-        outbox_.send(r.sid, std::make_shared<const std::string>(proto::encode(
-                                proto::ErrorEvent{ErrorCode::store_unavailable,
-                                                  "replay failed; resume again", r.conv, {}})));
+        outbox_.send(
+            r.sid, std::make_shared<const std::string>(proto::encode(proto::ErrorEvent{
+                       ErrorCode::store_unavailable, "replay failed; resume again", r.conv, {}})));
         return;
     }
-    outbox_.send(r.sid,
-                 std::make_shared<const std::string>(proto::encode(proto::Replayed{r.conv, after})));
+    outbox_.send(
+        r.sid, std::make_shared<const std::string>(proto::encode(proto::Replayed{r.conv, after})));
+    if (it->second.role == Role::visitor) {
+        auto bc = bot_convs_.find(r.conv);
+        auto open = open_.find(r.conv);
+        if (bc != bot_convs_.end() && bc->second.options && open != open_.end() &&
+            open->second.state == ConvState::bot) {
+            outbox_.send(r.sid,
+                         std::make_shared<const std::string>(proto::encode(*bc->second.options)));
+        }
+    }
     if (open_.count(r.conv)) join(r.sid, it->second, conv_channel(r.conv));
 }
 
@@ -639,12 +704,12 @@ std::vector<proto::ConvSummary> Hub::open_of(Role role, const std::string& princ
         }
     };
     if (role == Role::visitor) {
-        if (auto it = open_by_visitor_.find(principal); it != open_by_visitor_.end()) add(it->second);
+        if (auto it = open_by_visitor_.find(principal); it != open_by_visitor_.end())
+            add(it->second);
     } else if (auto a = router_.agent(principal)) {
         for (const auto& conv : a->conversations) add(conv);
     }
-    std::sort(out.begin(), out.end(),
-              [](const auto& a, const auto& b) { return a.conv < b.conv; });
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.conv < b.conv; });
     return out;
 }
 
@@ -658,7 +723,8 @@ bool Hub::agent_only(SessionId sid, const Session& s) {
 
 void Hub::route_error(SessionId sid, RouteError e, const std::string& conv) {
     switch (e) {
-        case RouteError::none: return;
+        case RouteError::none:
+            return;
         case RouteError::nothing_waiting:
             return error(sid, ErrorCode::nothing_waiting, "no conversation is waiting for you");
         case RouteError::no_room:
@@ -763,8 +829,8 @@ void Hub::handle(SessionId sid, Session& s, proto::OfflineList&, TimeMs) {
     proto::OfflineMessages list;
     try {
         for (auto& m : store_.offline_messages(true, settings_.offline_list_limit)) {
-            list.items.push_back({m.id, m.name, m.email, m.department, m.text, m.created,
-                                  m.handled, m.handled_by});
+            list.items.push_back(
+                {m.id, m.name, m.email, m.department, m.text, m.created, m.handled, m.handled_by});
         }
     } catch (const StoreError&) {
         error(sid, ErrorCode::store_unavailable, "could not read offline messages; retry");
@@ -885,7 +951,8 @@ void Hub::publish_queue(TimeMs now) {
         ++counts[v.department];
     }
     q.counts.assign(counts.begin(), counts.end());
-    bus_.publish(kAgentsChannel, Envelope{std::make_shared<const std::string>(proto::encode(q)), {}});
+    bus_.publish(kAgentsChannel,
+                 Envelope{std::make_shared<const std::string>(proto::encode(q)), {}});
     for (const auto& v : views) {
         auto c = open_.find(v.conv);
         if (c == open_.end()) continue;
@@ -894,8 +961,8 @@ void Hub::publish_queue(TimeMs now) {
         if (told.first == v.position && told.second == wait_s) continue;
         told = {v.position, wait_s};
         bus_.publish(visitor_channel(c->second.visitor_id),
-                     Envelope{std::make_shared<const std::string>(proto::encode(
-                                  proto::QueuePosition{v.conv, v.position, wait_s})),
+                     Envelope{std::make_shared<const std::string>(
+                                  proto::encode(proto::QueuePosition{v.conv, v.position, wait_s})),
                               {}});
     }
 }
@@ -903,15 +970,120 @@ void Hub::publish_queue(TimeMs now) {
 void Hub::publish_offline() {
     proto::OfflineMessages list;
     try {
-        for (auto& m : store_.offline_messages(false, settings_.offline_list_limit)) {
-            list.items.push_back({m.id, m.name, m.email, m.department, m.text, m.created,
-                                  m.handled, m.handled_by});
+        for (auto& m : store_.offline_messages(true, settings_.offline_list_limit)) {
+            list.items.push_back(
+                {m.id, m.name, m.email, m.department, m.text, m.created, m.handled, m.handled_by});
         }
     } catch (const StoreError&) {
         return;
     }
     bus_.publish(kAgentsChannel,
                  Envelope{std::make_shared<const std::string>(proto::encode(list)), {}});
+}
+
+// ---- bot -------------------------------------------------------------------------
+
+Conversation* Hub::with_bot(SessionId sid, const Session& s, const std::string& conv,
+                            const std::string& client_id) {
+    if (*s.role != Role::visitor) {
+        error(sid, ErrorCode::forbidden, "visitors only", conv, client_id);
+        return nullptr;
+    }
+    std::optional<Conversation> closed;
+    return writable(sid, s, conv, false, closed, client_id);
+}
+
+void Hub::handle(SessionId sid, Session& s, proto::Feedback& m, TimeMs now) {
+    Conversation* c = with_bot(sid, s, m.conv);
+    if (!c || !bot_ || c->state != ConvState::bot) return;  // nothing to rate: ignored
+    apply_bot(*c, bot_->on_feedback(bot_convs_[c->id].state, m.helpful), now);
+}
+
+void Hub::handle(SessionId sid, Session& s, proto::Handoff& m, TimeMs now) {
+    Conversation* c = with_bot(sid, s, m.conv);
+    if (!c || !bot_ || c->state != ConvState::bot) return;  // already with a person
+    apply_bot(*c, bot_->on_handoff_request(bot_convs_[c->id].state), now);
+}
+
+void Hub::handle(SessionId sid, Session& s, proto::PickSuggestion& m, TimeMs now) {
+    Conversation* c = with_bot(sid, s, m.conv, m.client_id);
+    if (!c) return;
+    bool fresh = append(sid, s, *c, m.client_id, m.text, now);
+    if (!fresh || !bot_ || c->state != ConvState::bot) return;
+    auto& bc = bot_convs_[c->id];
+    bc.last_visitor_text = m.text;
+    apply_bot(*c, bot_->on_suggestion(bc.state, m.entry, bc.state.last_language), now);
+}
+
+std::uint64_t Hub::append_bot(Conversation& c, const std::string& text, TimeMs now, bool internal) {
+    NewMessage nm;
+    nm.conv = c.id;
+    nm.from = Sender::bot;
+    nm.author_id = "bot";
+    nm.author_name = settings_.bot_name;
+    nm.client_id = "bot-" + security_.random_id();
+    nm.text = text;
+    nm.ts = now;
+    nm.internal = internal;
+    try {
+        ensure_batch();
+        auto out = store_.append(nm);
+        const StoredMessage& sm = out.message;
+        c.last_seq = std::max(c.last_seq, sm.seq);
+        publish(conv_channel(c.id),
+                proto::encode(proto::MessageEvent{c.id, sm.seq, sm.from, sm.author_name,
+                                                  sm.client_id, sm.text, sm.ts, sm.internal}),
+                internal ? std::optional<Role>(Role::visitor) : std::nullopt);
+        return sm.seq;
+    } catch (const StoreError&) {
+        return 0;  // the bot's reply is lost; the visitor can ask again
+    }
+}
+
+void Hub::apply_bot(Conversation& c, const bot::BotDecision& d, TimeMs now) {
+    auto& bc = bot_convs_[c.id];
+    bc.state = d.state;
+    if (d.kind == bot::DecisionKind::silent) return;
+    std::uint64_t seq = d.text.empty() ? c.last_seq : append_bot(c, d.text, now);
+    if (d.kind == bot::DecisionKind::handoff) {
+        bc.options.reset();
+        return hand_off(c, d, now);
+    }
+    proto::BotOptions options;
+    options.conv = c.id;
+    options.seq = seq;
+    if (d.ask_helpful) options.helpful_prompt = d.helpful_prompt;
+    for (const auto& sug : d.suggestions) options.suggestions.push_back({sug.entry_id, sug.title});
+    options.offer_handoff = true;  // "Talk to a person" is always one tap away
+    bc.options = options;
+    publish(conv_channel(c.id), proto::encode(options), Role::agent);
+}
+
+void Hub::hand_off(Conversation& c, const bot::BotDecision& d, TimeMs now) {
+    auto& bc = bot_convs_[c.id];
+    if (auto why = router_.availability(d.department, now); why != Unavailable::none) {
+        // Nobody to hand off to: the visitor may leave a message, or keep
+        // asking the bot.
+        bc.state.handed_off = false;
+        bc.state.misses_in_row = 0;
+        bc.state.not_helpful_count = 0;
+        publish(visitor_channel(c.visitor_id), proto::encode(proto::UnavailableEvent{
+                                                   std::string(to_string(why)), d.department, {}}));
+        return;
+    }
+    // The agent sees why the bot let go; the visitor does not.
+    append_bot(c,
+               "Handed off by the bot: " + std::string(bot::to_string(d.reason)) +
+                   (d.department.empty() ? "" : " (department " + d.department + ")"),
+               now, true);
+    c.state = ConvState::waiting;
+    c.department = d.department;
+    c.queued = now;
+    store_update(c);
+    publish_state(c, {}, "handoff");
+    QueueRequest request = request_of(c, bc.last_visitor_text);
+    bot_convs_.erase(c.id);
+    router_.enqueue(request, now);
 }
 
 }  // namespace sb::core

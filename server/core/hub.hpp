@@ -19,6 +19,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/bot/bot.hpp"
 #include "core/model.hpp"
 #include "core/ports.hpp"
 #include "core/router.hpp"
@@ -28,17 +29,18 @@ namespace sb::core {
 
 struct HubSettings {
     proto::Limits limits;
-    TimeMs hello_timeout_ms = 5'000;  // a connection must say hello within this
-    double rate_per_s = 20;           // frames per second per connection, sustained
-    double rate_burst = 40;           // frames allowed in a burst
-    std::size_t replay_page = 500;    // messages read from the store per page on resume
-    std::size_t offline_list_limit = 200;  // offline messages sent per list
+    TimeMs hello_timeout_ms = 5'000;           // a connection must say hello within this
+    double rate_per_s = 20;                    // frames per second per connection, sustained
+    double rate_burst = 40;                    // frames allowed in a burst
+    std::size_t replay_page = 500;             // messages read from the store per page on resume
+    std::size_t offline_list_limit = 200;      // offline messages sent per list
     std::size_t left_message_memory = 10'000;  // leave_message client_ids remembered for resends
     RoutingSettings routing;
+    std::string bot_name = "Assistant";  // author shown on the bot's messages
 };
 
 class Hub {
-public:
+  public:
     Hub(HubSettings settings, Store& store, Bus& bus, Outbox& outbox, Security& security);
 
     // Rebuilds the open conversations and the queue from the store.
@@ -54,11 +56,17 @@ public:
     // True when flush() has work to do.
     bool dirty() const;
 
+    // The canned-answer bot; null turns it off (new conversations go straight
+    // to the router). Replacing it is how the knowledge base reloads: open
+    // conversations keep their state and use the new one from then on.
+    void set_bot(std::shared_ptr<const bot::Bot> b) { bot_ = std::move(b); }
+    const bot::Bot* bot() const { return bot_.get(); }
+
     std::size_t session_count() const { return sessions_.size(); }
     std::size_t waiting_count() const { return router_.waiting_count(); }
     const Router& router() const { return router_; }
 
-private:
+  private:
     struct Session {
         std::optional<proto::Role> role;  // empty until hello
         std::string principal;            // visitor id or agent id
@@ -108,6 +116,16 @@ private:
     void handle(SessionId sid, Session& s, proto::LeaveMessage& m, TimeMs now);
     void handle(SessionId sid, Session& s, proto::OfflineList& m, TimeMs now);
     void handle(SessionId sid, Session& s, proto::OfflineHandled& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::Feedback& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::Handoff& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::PickSuggestion& m, TimeMs now);
+    // The conversation if the visitor may talk to the bot in it now.
+    Conversation* with_bot(SessionId sid, const Session& s, const std::string& conv,
+                           const std::string& client_id = {});
+    void apply_bot(Conversation& c, const bot::BotDecision& d, TimeMs now);
+    void hand_off(Conversation& c, const bot::BotDecision& d, TimeMs now);
+    std::uint64_t append_bot(Conversation& c, const std::string& text, TimeMs now,
+                             bool internal = false);
     bool agent_only(SessionId sid, const Session& s);
     void route_error(SessionId sid, RouteError e, const std::string& conv);
     // Applies what the router decided: store updates and notifications.
@@ -121,7 +139,8 @@ private:
     Conversation* writable(SessionId sid, const Session& s, const std::string& conv,
                            bool allow_closed, std::optional<Conversation>& closed_copy,
                            const std::string& client_id = {});
-    void append(SessionId sid, const Session& s, Conversation& c, const std::string& client_id,
+    // True when the message was new (not a resend).
+    bool append(SessionId sid, const Session& s, Conversation& c, const std::string& client_id,
                 const std::string& text, TimeMs now, bool internal = false);
     void ensure_batch();
     bool take_token(Session& s, TimeMs now);
@@ -159,6 +178,19 @@ private:
     std::vector<Output> outputs_;
     std::vector<PendingAck> pending_acks_;
     std::vector<PendingResume> pending_resumes_;
+    std::vector<std::string> created_this_turn_;  // conversations not yet committed
+    // Sessions whose frames wrote to the store this turn: owed an answer if
+    // the commit fails.
+    std::set<SessionId> writers_;
+    std::optional<SessionId> current_sid_;
+    std::shared_ptr<const bot::Bot> bot_;
+    struct BotConversation {
+        bot::BotState state;
+        std::string locale;
+        std::string last_visitor_text;
+        std::optional<proto::BotOptions> options;  // quick replies of the last bot message
+    };
+    std::unordered_map<std::string, BotConversation> bot_convs_;
     bool queue_changed_ = false;
     bool offline_changed_ = false;
     std::set<std::string> agents_changed_;

@@ -47,7 +47,8 @@ struct NewMessage {
     Sender from = Sender::visitor;
     std::string author_id;  // visitor id / agent id / "bot" / "system"
     std::string author_name;
-    std::string client_id;  // may be empty (system messages); otherwise unique per (conv, author_id)
+    std::string
+        client_id;  // may be empty (system messages); otherwise unique per (conv, author_id)
     std::string text;
     TimeMs ts = 0;
     bool internal = false;  // agents only (notes, transfer notes): never sent to the visitor
@@ -79,7 +80,7 @@ struct OfflineMessage {
     std::string department;
     std::string text;
     TimeMs created = 0;
-    TimeMs handled = 0;  // 0 = not yet
+    TimeMs handled = 0;      // 0 = not yet
     std::string handled_by;  // agent id
 };
 

@@ -21,7 +21,7 @@ using Frame = std::shared_ptr<const std::string>;
 
 // Sockets of this process, by session id.
 class Outbox {
-public:
+  public:
     virtual ~Outbox() = default;
     virtual void send(SessionId sid, const Frame& frame) = 0;
     // Sends a WebSocket close with this code once queued frames are written.
@@ -38,7 +38,7 @@ struct Envelope {
 // Pub/sub between nodes. Channels: "conv:<id>", "visitor:<id>", "agent:<id>",
 // "agents". A node subscribes to the channels its local sessions need.
 class Bus {
-public:
+  public:
     using Handler = std::function<void(const std::string& channel, const Envelope&)>;
     virtual ~Bus() = default;
     virtual void set_handler(Handler h) = 0;
@@ -57,12 +57,11 @@ struct AgentIdentity {
 
 // Tokens, randomness and hashing: crypto stays outside the core.
 class Security {
-public:
+  public:
     virtual ~Security() = default;
-    virtual std::optional<AgentIdentity> verify_agent_token(std::string_view token,
-                                                            TimeMs now) = 0;
-    virtual std::string random_id() = 0;     // 128 bits, hex
-    virtual std::string random_token() = 0;  // 256 bits, URL-safe
+    virtual std::optional<AgentIdentity> verify_agent_token(std::string_view token, TimeMs now) = 0;
+    virtual std::string random_id() = 0;                         // 128 bits, hex
+    virtual std::string random_token() = 0;                      // 256 bits, URL-safe
     virtual std::string hash_token(std::string_view token) = 0;  // hex SHA-256
 };
 

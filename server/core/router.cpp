@@ -13,9 +13,12 @@ namespace re = route_event;
 
 std::string_view to_string(Presence p) {
     switch (p) {
-        case Presence::online: return "online";
-        case Presence::away: return "away";
-        case Presence::offline: return "offline";
+        case Presence::online:
+            return "online";
+        case Presence::away:
+            return "away";
+        case Presence::offline:
+            return "offline";
     }
     return "offline";
 }
@@ -29,25 +32,38 @@ std::optional<Presence> presence_from(std::string_view s) {
 
 std::string_view to_string(Unavailable u) {
     switch (u) {
-        case Unavailable::none: return "none";
-        case Unavailable::no_agents: return "no_agents";
-        case Unavailable::closed_hours: return "closed_hours";
-        case Unavailable::queue_full: return "queue_full";
+        case Unavailable::none:
+            return "none";
+        case Unavailable::no_agents:
+            return "no_agents";
+        case Unavailable::closed_hours:
+            return "closed_hours";
+        case Unavailable::queue_full:
+            return "queue_full";
     }
     return "none";
 }
 
 std::string_view to_string(RouteError e) {
     switch (e) {
-        case RouteError::none: return "none";
-        case RouteError::unknown_agent: return "unknown_agent";
-        case RouteError::unknown_conversation: return "unknown_conversation";
-        case RouteError::not_yours: return "not_yours";
-        case RouteError::no_room: return "no_room";
-        case RouteError::not_offered: return "not_offered";
-        case RouteError::nothing_waiting: return "nothing_waiting";
-        case RouteError::not_eligible: return "not_eligible";
-        case RouteError::same_agent: return "same_agent";
+        case RouteError::none:
+            return "none";
+        case RouteError::unknown_agent:
+            return "unknown_agent";
+        case RouteError::unknown_conversation:
+            return "unknown_conversation";
+        case RouteError::not_yours:
+            return "not_yours";
+        case RouteError::no_room:
+            return "no_room";
+        case RouteError::not_offered:
+            return "not_offered";
+        case RouteError::nothing_waiting:
+            return "nothing_waiting";
+        case RouteError::not_eligible:
+            return "not_eligible";
+        case RouteError::same_agent:
+            return "same_agent";
     }
     return "none";
 }
@@ -61,7 +77,7 @@ bool is_open(const WeeklyHours& hours, TimeMs now) {
     tz->getOffset(static_cast<UDate>(now), false, raw, dst, status);
     if (U_FAILURE(status)) raw = dst = 0;
     TimeMs local = now + raw + dst;
-    TimeMs days = local / kDay - (local % kDay < 0 ? 1 : 0);  // floor
+    TimeMs days = local / kDay - (local % kDay < 0 ? 1 : 0);   // floor
     int weekday = static_cast<int>(((days + 3) % 7 + 7) % 7);  // 1970-01-01 was a Thursday
     int minute = static_cast<int>((local - days * kDay) / 60'000);
     for (const auto& [open, close] : hours.days[static_cast<std::size_t>(weekday)]) {
@@ -102,8 +118,7 @@ bool Router::serves(const AgentState& a, std::string_view department) const {
 
 bool Router::eligible(const AgentState& a, const Waiting& w) const {
     return available(a) && serves(a, w.request.department) &&
-           busy(a) < static_cast<std::size_t>(capacity_of(a)) &&
-           !w.declined.count(a.profile.id);
+           busy(a) < static_cast<std::size_t>(capacity_of(a)) && !w.declined.count(a.profile.id);
 }
 
 const Router::AgentState* Router::best_for(const Waiting& w) const {
@@ -278,6 +293,7 @@ RouteError Router::set_presence(std::string_view agent, Presence p, TimeMs now) 
     AgentState* a = find_agent(agent);
     if (!a) return RouteError::unknown_agent;
     a->presence = p;
+    a->idle = false;
     a->last_activity = now;
     if (p != Presence::online) withdraw_offers(*a);
     events_.push_back(re::AgentChanged{a->profile.id});
@@ -313,7 +329,7 @@ void Router::enqueue(const QueueRequest& request, TimeMs now) {
     if (waiting_.count(request.conv) || assigned_.count(request.conv)) return;
     Waiting w;
     w.request = request;
-    w.since = now;
+    w.since = request.since > 0 ? request.since : now;
     push_waiting(std::move(w));
     events_.push_back(re::QueueChanged{});
     run(now);
@@ -471,6 +487,7 @@ void Router::tick(TimeMs now) {
         if (settings_.auto_away_ms > 0 && a.presence == Presence::online && a.connections > 0 &&
             now - a.last_activity >= settings_.auto_away_ms) {
             a.presence = Presence::away;
+            a.idle = true;
             withdraw_offers(a);
             events_.push_back(re::AgentChanged{id});
             changed = true;
@@ -560,6 +577,7 @@ std::optional<AgentView> Router::agent(std::string_view id) const {
     v.name = a->profile.name;
     v.presence = a->presence;
     v.connected = a->connections > 0;
+    v.idle = a->idle;
     v.dropped_at = a->dropped_at;
     v.capacity = capacity_of(*a);
     v.load = a->conversations.size();
@@ -576,6 +594,8 @@ std::optional<std::string> Router::owner(std::string_view conv) const {
     return it->second.agent;
 }
 
-bool Router::is_waiting(std::string_view conv) const { return waiting_.count(std::string(conv)) > 0; }
+bool Router::is_waiting(std::string_view conv) const {
+    return waiting_.count(std::string(conv)) > 0;
+}
 
 }  // namespace sb::core

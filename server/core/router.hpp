@@ -24,12 +24,12 @@
 
 #include <array>
 #include <cstdint>
-#include <tuple>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <variant>
@@ -59,13 +59,13 @@ bool is_open(const WeeklyHours& hours, TimeMs now);
 
 struct RoutingSettings {
     AssignMode mode = AssignMode::auto_assign;
-    int default_capacity = 3;            // per agent, unless the account says otherwise
-    TimeMs offer_timeout_ms = 30'000;    // offer mode: time to accept
-    TimeMs drop_grace_ms = 60'000;       // a dropped agent keeps their chats this long
-    TimeMs auto_away_ms = 15 * 60'000;   // idle online agent turns away; 0 = never
-    bool prefer_last_agent = true;       // returning visitor → their previous agent
-    std::size_t max_queue = 50;          // per department; longer → leave a message
-    bool queue_without_agents = false;   // queue even when no agent is online
+    int default_capacity = 3;               // per agent, unless the account says otherwise
+    TimeMs offer_timeout_ms = 30'000;       // offer mode: time to accept
+    TimeMs drop_grace_ms = 60'000;          // a dropped agent keeps their chats this long
+    TimeMs auto_away_ms = 15 * 60'000;      // idle online agent turns away; 0 = never
+    bool prefer_last_agent = true;          // returning visitor → their previous agent
+    std::size_t max_queue = 50;             // per department; longer → leave a message
+    bool queue_without_agents = false;      // queue even when no agent is online
     TimeMs default_handle_ms = 5 * 60'000;  // seeds the wait estimate
     // Opening hours by department; the entry "" applies to departments without
     // their own. No entry at all = always open.
@@ -86,14 +86,24 @@ struct QueueRequest {
     std::string visitor_name;
     std::string first_message;
     std::string preferred_agent;  // e.g. the agent who served this visitor last
+    TimeMs since = 0;             // already waiting since (a restart); 0 = now
 };
 
 // Why a visitor cannot be queued now.
 enum class Unavailable { none, no_agents, closed_hours, queue_full };
 std::string_view to_string(Unavailable);
 
-enum class RouteError { none, unknown_agent, unknown_conversation, not_yours, no_room, not_offered,
-                        nothing_waiting, not_eligible, same_agent };
+enum class RouteError {
+    none,
+    unknown_agent,
+    unknown_conversation,
+    not_yours,
+    no_room,
+    not_offered,
+    nothing_waiting,
+    not_eligible,
+    same_agent
+};
 std::string_view to_string(RouteError);
 
 namespace route_event {
@@ -116,7 +126,7 @@ struct OfferEnded {
 struct Requeued {
     std::string conv;
     std::string previous_agent;
-    std::string reason;  // "agent_dropped" | "transfer"
+    std::string reason;      // "agent_dropped" | "transfer"
     std::string department;  // where it waits now
 };
 // Positions, waits or the queue view changed.
@@ -127,9 +137,9 @@ struct AgentChanged {
 };
 }  // namespace route_event
 
-using RouteEvent = std::variant<route_event::Assigned, route_event::Offered,
-                                route_event::OfferEnded, route_event::Requeued,
-                                route_event::QueueChanged, route_event::AgentChanged>;
+using RouteEvent =
+    std::variant<route_event::Assigned, route_event::Offered, route_event::OfferEnded,
+                 route_event::Requeued, route_event::QueueChanged, route_event::AgentChanged>;
 
 struct QueueView {
     std::string conv;
@@ -137,7 +147,7 @@ struct QueueView {
     std::string visitor_name;
     std::string first_message;
     int priority = 0;
-    TimeMs since = 0;     // queued at
+    TimeMs since = 0;          // queued at
     std::size_t position = 0;  // 1-based within its department
     TimeMs estimated_wait_ms = 0;
     std::string offered_to;  // offer mode: the agent holding the offer
@@ -149,17 +159,18 @@ struct AgentView {
     std::string name;
     Presence presence = Presence::offline;
     bool connected = false;
+    bool idle = false;      // away because of auto-away, not by choice
     TimeMs dropped_at = 0;  // 0 = not dropped
     int capacity = 0;
-    std::size_t load = 0;       // assigned conversations
-    std::size_t offered = 0;    // outstanding offers
+    std::size_t load = 0;     // assigned conversations
+    std::size_t offered = 0;  // outstanding offers
     TimeMs last_assigned = 0;
     std::vector<std::string> departments;
     std::vector<std::string> conversations;
 };
 
 class Router {
-public:
+  public:
     explicit Router(RoutingSettings settings = {});
 
     // ---- agents ----
@@ -212,10 +223,11 @@ public:
     std::size_t waiting_count() const { return waiting_.size(); }
     const RoutingSettings& settings() const { return settings_; }
 
-private:
+  private:
     struct AgentState {
         AgentProfile profile;
         Presence presence = Presence::offline;
+        bool idle = false;  // set by auto-away
         int connections = 0;
         TimeMs dropped_at = 0;  // 0 = connected (or never dropped)
         TimeMs last_activity = 0;
@@ -226,7 +238,7 @@ private:
     struct Waiting {
         QueueRequest request;
         TimeMs since = 0;
-        bool front = false;  // requeued after a drop or a transfer
+        bool front = false;               // requeued after a drop or a transfer
         std::set<std::string> declined;   // never offered to these again
         std::set<std::string> timed_out;  // offered again only when nobody else can
         std::string offered_to;
@@ -256,7 +268,7 @@ private:
     RoutingSettings settings_;
     std::map<std::string, AgentState, std::less<>> agents_;
     std::map<Key, Waiting> queue_;
-    std::unordered_map<std::string, Key> waiting_;       // conv → key
+    std::unordered_map<std::string, Key> waiting_;  // conv → key
     struct Assignment {
         std::string agent;
         QueueRequest request;  // kept to requeue it as it was

@@ -20,7 +20,7 @@ struct StoreError : std::runtime_error {
 };
 
 class Store {
-public:
+  public:
     virtual ~Store() = default;
 
     // Writes between begin_batch() and commit_batch() form one durable unit

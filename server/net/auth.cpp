@@ -81,7 +81,8 @@ std::vector<AgentAccount> load_agents(const std::filesystem::path& file) {
                 return {};
             }
             if (!a[field].is_string() || (required && a[field].get<std::string>().empty())) {
-                throw std::runtime_error(entry + ": field \"" + field + "\" must be a non-empty string");
+                throw std::runtime_error(entry + ": field \"" + field +
+                                         "\" must be a non-empty string");
             }
             return a[field].get<std::string>();
         };
@@ -91,8 +92,9 @@ std::vector<AgentAccount> load_agents(const std::filesystem::path& file) {
         acc.email = to_lower(str("email", true));
         acc.password_hash = str("password_hash", true);
         if (acc.password_hash.rfind("$argon2id$", 0) != 0) {
-            throw std::runtime_error(entry + ": field \"password_hash\" must be an Argon2id hash "
-                                             "(make one with: switchboard hash-password)");
+            throw std::runtime_error(entry +
+                                     ": field \"password_hash\" must be an Argon2id hash "
+                                     "(make one with: switchboard hash-password)");
         }
         if (a.contains("role")) {
             acc.role = str("role", true);
@@ -102,22 +104,26 @@ std::vector<AgentAccount> load_agents(const std::filesystem::path& file) {
         }
         if (a.contains("capacity")) {
             if (!a["capacity"].is_number_integer() || a["capacity"].get<int>() < 0) {
-                throw std::runtime_error(entry + ": field \"capacity\" must be a non-negative integer");
+                throw std::runtime_error(entry +
+                                         ": field \"capacity\" must be a non-negative integer");
             }
             acc.capacity = a["capacity"].get<int>();
         }
         if (a.contains("departments")) {
             if (!a["departments"].is_array()) {
-                throw std::runtime_error(entry + ": field \"departments\" must be an array of strings");
+                throw std::runtime_error(entry +
+                                         ": field \"departments\" must be an array of strings");
             }
             for (const auto& d : a["departments"]) {
                 if (!d.is_string()) {
-                    throw std::runtime_error(entry + ": field \"departments\" must be an array of strings");
+                    throw std::runtime_error(entry +
+                                             ": field \"departments\" must be an array of strings");
                 }
                 acc.departments.push_back(d.get<std::string>());
             }
         }
-        if (seen_ids[acc.id]++) throw std::runtime_error(entry + ": duplicate id \"" + acc.id + "\"");
+        if (seen_ids[acc.id]++)
+            throw std::runtime_error(entry + ": duplicate id \"" + acc.id + "\"");
         if (seen_emails[acc.email]++) {
             throw std::runtime_error(entry + ": duplicate email \"" + acc.email + "\"");
         }
@@ -152,10 +158,9 @@ void save_agents(const std::filesystem::path& file, const std::vector<AgentAccou
 std::string hash_password(std::string_view password) {
     init_sodium();
     char out[crypto_pwhash_STRBYTES];
-    if (crypto_pwhash_str_alg(out, password.data(), password.size(),
-                              crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                              crypto_pwhash_MEMLIMIT_INTERACTIVE,
-                              crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    if (crypto_pwhash_str_alg(
+            out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+            crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0) {
         throw std::runtime_error("password hashing ran out of memory");
     }
     return out;

@@ -21,7 +21,7 @@ struct AgentAccount {
     std::string id;
     std::string name;
     std::string email;
-    std::string password_hash;  // $argon2id$...
+    std::string password_hash;   // $argon2id$...
     std::string role = "agent";  // "agent" | "supervisor"
     int capacity = 0;            // 0 = server default
     std::vector<std::string> departments;
@@ -45,7 +45,7 @@ struct SignIn {
 };
 
 class Auth final : public core::Security {
-public:
+  public:
     Auth(std::vector<AgentAccount> agents, std::string key, core::TimeMs token_ttl_ms);
 
     // Checks the password (slow by design: run it off the event loop thread).
@@ -60,7 +60,7 @@ public:
     std::string random_token() override;
     std::string hash_token(std::string_view token) override;
 
-private:
+  private:
     std::string mac(std::string_view payload) const;
 
     std::vector<AgentAccount> agents_;

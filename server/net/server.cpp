@@ -16,6 +16,7 @@
 
 #include "bus/local_bus.hpp"
 #include "core/hub.hpp"
+#include "net/knowledge_files.hpp"
 #include "net/static_files.hpp"
 
 namespace sb::net {
@@ -71,6 +72,9 @@ struct Server::Impl final : core::Outbox {
 
     void accept();
     void tick();
+    // Loads the knowledge base folder; on success the bot answers from it at
+    // once, on failure the previous one stays. Returns the load's outcome.
+    KnowledgeLoad reload_knowledge();
     void schedule_flush();
     void shutdown();
 
@@ -92,6 +96,8 @@ struct Server::Impl final : core::Outbox {
     asio::thread_pool slow_work{1};  // password hashing stays off the event loop
     std::unordered_map<SessionId, std::weak_ptr<WsSession>> sessions;
     SessionId next_id = 1;
+    std::string kb_signature;
+    core::TimeMs kb_checked = 0;
     bool flush_posted = false;
     bool stopping = false;
 };
@@ -99,7 +105,7 @@ struct Server::Impl final : core::Outbox {
 // ---- WebSocket session -----------------------------------------------------------
 
 class WsSession : public std::enable_shared_from_this<WsSession> {
-public:
+  public:
     WsSession(tcp::socket&& socket, Server::Impl& impl) : ws_(std::move(socket)), impl_(impl) {}
 
     void run(http::request<http::string_body> req) {
@@ -139,7 +145,7 @@ public:
         if (!writing_) do_close();
     }
 
-private:
+  private:
     void on_accept(beast::error_code ec) {
         if (ec) return log_error(ec, "websocket accept");
         id_ = impl_.session_started(shared_from_this());
@@ -160,7 +166,8 @@ private:
             return close(proto::close_code::unsupported_data);
         }
         auto data = buffer_.data();
-        impl_.session_frame(id_, std::string_view(static_cast<const char*>(data.data()), data.size()));
+        impl_.session_frame(id_,
+                            std::string_view(static_cast<const char*>(data.data()), data.size()));
         buffer_.consume(buffer_.size());
         if (!closing_) do_read();
     }
@@ -217,13 +224,13 @@ private:
 // ---- HTTP session ------------------------------------------------------------------
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
-public:
+  public:
     HttpSession(tcp::socket&& socket, Server::Impl& impl)
         : stream_(std::move(socket)), impl_(impl) {}
 
     void run() { do_read(); }
 
-private:
+  private:
     using Request = http::request<http::string_body>;
 
     void do_read() {
@@ -254,7 +261,8 @@ private:
     void upgrade(Request req) {
         auto target = std::string_view(req.target());
         if (target.substr(0, target.find('?')) != "/ws") {
-            return reply(plain(req, http::status::not_found, "no WebSocket endpoint here\n"), false);
+            return reply(plain(req, http::status::not_found, "no WebSocket endpoint here\n"),
+                         false);
         }
         if (!origin_allowed(req)) {
             return reply(plain(req, http::status::forbidden, "origin not allowed\n"), false);
@@ -289,6 +297,13 @@ private:
                              {"waiting", impl_.hub.waiting_count()}};
             return reply(json(req, http::status::ok, j.dump()));
         }
+        if (path == "/api/kb/reload") {
+            if (req.method() != http::verb::post) {
+                return reply(json(req, http::status::method_not_allowed,
+                                  R"({"error":"method_not_allowed"})"));
+            }
+            return reload_knowledge(req);
+        }
         if (path == "/api/login") {
             if (req.method() != http::verb::post) {
                 return reply(json(req, http::status::method_not_allowed,
@@ -297,10 +312,34 @@ private:
             return login(std::move(req));
         }
         if (req.method() != http::verb::get && req.method() != http::verb::head) {
-            return reply(json(req, http::status::method_not_allowed,
-                              R"({"error":"method_not_allowed"})"));
+            return reply(
+                json(req, http::status::method_not_allowed, R"({"error":"method_not_allowed"})"));
         }
         serve_static(req, path);
+    }
+
+    // Supervisors only: Authorization: Bearer <sign-in token>.
+    void reload_knowledge(const Request& req) {
+        std::string_view auth = req[http::field::authorization];
+        std::optional<core::AgentIdentity> who;
+        if (auth.rfind("Bearer ", 0) == 0) {
+            who = impl_.auth.verify_agent_token(auth.substr(7), now_ms());
+        }
+        if (!who) return reply(json(req, http::status::unauthorized, R"({"error":"bad_token"})"));
+        if (!who->supervisor) {
+            return reply(json(req, http::status::forbidden, R"({"error":"supervisors_only"})"));
+        }
+        if (!impl_.settings.bot) {
+            return reply(json(req, http::status::conflict, R"({"error":"bot_off"})"));
+        }
+        auto result = impl_.reload_knowledge();
+        if (!result.bot) {
+            nlohmann::json j{{"status", "kept_previous"}, {"errors", result.errors}};
+            return reply(json(req, http::status::unprocessable_entity,
+                              j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+        }
+        nlohmann::json j{{"status", "reloaded"}, {"entries", result.entries}};
+        reply(json(req, http::status::ok, j.dump()));
     }
 
     void login(Request req) {
@@ -308,8 +347,9 @@ private:
         if (body.is_discarded() || !body.is_object() || !body.contains("email") ||
             !body.contains("password") || !body["email"].is_string() ||
             !body["password"].is_string()) {
-            return reply(json(req, http::status::bad_request,
-                              R"({"error":"bad_request","message":"expected {\"email\",\"password\"}"})"));
+            return reply(
+                json(req, http::status::bad_request,
+                     R"({"error":"bad_request","message":"expected {\"email\",\"password\"}"})"));
         }
         auto email = body["email"].get<std::string>();
         auto password = body["password"].get<std::string>();
@@ -317,24 +357,25 @@ private:
             return reply(json(req, http::status::bad_request, R"({"error":"too_long"})"));
         }
         // Argon2id takes tens of milliseconds: hash on the worker, answer on the loop.
-        asio::post(impl_.slow_work, [self = shared_from_this(), req = std::move(req),
-                                     email = std::move(email), password = std::move(password)]() mutable {
-            auto result = self->impl_.auth.sign_in(email, password, now_ms());
-            asio::post(self->stream_.get_executor(),
-                       [self, req = std::move(req), result = std::move(result)]() mutable {
-                           if (!result) {
-                               return self->reply(json(req, http::status::unauthorized,
-                                                       R"({"error":"bad_credentials"})"));
-                           }
-                           nlohmann::json j{{"token", result->token},
-                                            {"expires_at", result->expires_at},
-                                            {"agent",
-                                             {{"id", result->agent.id},
-                                              {"name", result->agent.name},
-                                              {"role", result->agent.role}}}};
-                           self->reply(json(req, http::status::ok, j.dump()));
-                       });
-        });
+        asio::post(
+            impl_.slow_work, [self = shared_from_this(), req = std::move(req),
+                              email = std::move(email), password = std::move(password)]() mutable {
+                auto result = self->impl_.auth.sign_in(email, password, now_ms());
+                asio::post(self->stream_.get_executor(),
+                           [self, req = std::move(req), result = std::move(result)]() mutable {
+                               if (!result) {
+                                   return self->reply(json(req, http::status::unauthorized,
+                                                           R"({"error":"bad_credentials"})"));
+                               }
+                               nlohmann::json j{{"token", result->token},
+                                                {"expires_at", result->expires_at},
+                                                {"agent",
+                                                 {{"id", result->agent.id},
+                                                  {"name", result->agent.name},
+                                                  {"role", result->agent.role}}}};
+                               self->reply(json(req, http::status::ok, j.dump()));
+                           });
+            });
     }
 
     void serve_static(const Request& req, std::string_view path) {
@@ -406,8 +447,7 @@ private:
         return res;
     }
 
-    static http::message_generator json(const Request& req, http::status status,
-                                        std::string body) {
+    static http::message_generator json(const Request& req, http::status status, std::string body) {
         http::response<http::string_body> res{status, req.version()};
         res.set(http::field::server, "switchboard");
         res.set(http::field::content_type, "application/json");
@@ -422,18 +462,17 @@ private:
     void reply(http::message_generator msg, bool keep_alive = true) {
         keep_alive = keep_alive && msg.keep_alive();
         stream_.expires_after(std::chrono::milliseconds(impl_.settings.http_timeout_ms));
-        beast::async_write(stream_, std::move(msg),
-                           [self = shared_from_this(), keep_alive](beast::error_code ec,
-                                                                   std::size_t) {
-                               if (ec) return log_error(ec, "http write");
-                               if (!keep_alive) {
-                                   beast::error_code ignored;
-                                   self->stream_.socket().shutdown(tcp::socket::shutdown_send,
-                                                                   ignored);
-                                   return;
-                               }
-                               self->do_read();
-                           });
+        beast::async_write(
+            stream_, std::move(msg),
+            [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                if (ec) return log_error(ec, "http write");
+                if (!keep_alive) {
+                    beast::error_code ignored;
+                    self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                    return;
+                }
+                self->do_read();
+            });
     }
 
     beast::tcp_stream stream_;
@@ -486,10 +525,29 @@ void Server::Impl::schedule_flush() {
     });
 }
 
+KnowledgeLoad Server::Impl::reload_knowledge() {
+    auto result = load_knowledge(settings.kb_dir, settings.bot_settings);
+    kb_signature = knowledge_signature(settings.kb_dir);
+    if (result.bot) {
+        hub.set_bot(result.bot);
+        std::cerr << "switchboard: knowledge base loaded: " << result.entries << " entries from "
+                  << settings.kb_dir << "\n";
+    } else {
+        std::cerr << "switchboard: knowledge base not reloaded, keeping the previous one:\n";
+        for (const auto& e : result.errors) std::cerr << "  " << e << "\n";
+    }
+    return result;
+}
+
 void Server::Impl::tick() {
     ticker.expires_after(std::chrono::milliseconds(settings.tick_ms));
     ticker.async_wait([this](beast::error_code ec) {
         if (ec) return;
+        auto now = now_ms();
+        if (settings.bot && settings.kb_poll_ms > 0 && now - kb_checked >= settings.kb_poll_ms) {
+            kb_checked = now;
+            if (knowledge_signature(settings.kb_dir) != kb_signature) reload_knowledge();
+        }
         hub.tick(now_ms());
         if (hub.dirty()) schedule_flush();
         tick();
@@ -539,7 +597,9 @@ Server::Server(const Settings& settings, core::Store& store, Auth& auth)
     if (ec) throw std::runtime_error("web folder " + settings.web_dir + ": " + ec.message());
 }
 
-Server::~Server() { impl_->slow_work.join(); }
+Server::~Server() {
+    impl_->slow_work.join();
+}
 
 std::uint16_t Server::listen() {
     auto& i = *impl_;
@@ -549,6 +609,14 @@ std::uint16_t Server::listen() {
     i.acceptor.set_option(asio::socket_base::reuse_address(true));
     i.acceptor.bind(ep);
     i.acceptor.listen(asio::socket_base::max_listen_connections);
+    if (i.settings.bot) {
+        auto kb = i.reload_knowledge();
+        if (!kb.bot) {
+            std::string all;
+            for (const auto& e : kb.errors) all += "\n  " + e;
+            throw std::runtime_error("knowledge base " + i.settings.kb_dir + " is invalid:" + all);
+        }
+    }
     i.hub.start(now_ms());
     i.accept();
     i.tick();

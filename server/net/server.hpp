@@ -12,7 +12,7 @@
 namespace sb::net {
 
 class Server {
-public:
+  public:
     Server(const Settings& settings, core::Store& store, Auth& auth);
     ~Server();
     Server(const Server&) = delete;
@@ -26,7 +26,7 @@ public:
 
     struct Impl;  // public so the sessions in server.cpp can name it
 
-private:
+  private:
     std::unique_ptr<Impl> impl_;
 };
 

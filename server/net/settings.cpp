@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <charconv>
 #include <fstream>
-#include <memory>
-#include <nlohmann/json.hpp>
 #include <functional>
 #include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace sb::net {
@@ -19,7 +19,7 @@ namespace {
 struct Option {
     std::string help;
     std::function<bool(Settings&, const std::string&)> set;  // false = bad value
-    bool flag = false;                                        // takes no value
+    bool flag = false;                                       // takes no value
 };
 
 template <class T>
@@ -31,6 +31,19 @@ bool parse_uint(const std::string& v, T& out, std::uint64_t max) {
     return true;
 }
 
+// A number in [0, 1].
+bool parse_unit(const std::string& v, double& out) {
+    try {
+        std::size_t used = 0;
+        double x = std::stod(v, &used);
+        if (used != v.size() || !(x >= 0.0 && x <= 1.0)) return false;
+        out = x;
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
 template <class T>
 std::function<bool(Settings&, const std::string&)> uint_field(T Settings::*field,
                                                               std::uint64_t max = 1'000'000'000) {
@@ -39,129 +52,221 @@ std::function<bool(Settings&, const std::string&)> uint_field(T Settings::*field
 
 const std::map<std::string, Option>& options() {
     static const std::map<std::string, Option> opts = {
-        {"--bind", {"address to listen on (default 0.0.0.0)",
-                    [](Settings& s, const std::string& v) { s.bind = v; return !v.empty(); }}},
+        {"--bind",
+         {"address to listen on (default 0.0.0.0)",
+          [](Settings& s, const std::string& v) {
+              s.bind = v;
+              return !v.empty();
+          }}},
         {"--port", {"port (default 8080; 0 picks a free one)", uint_field(&Settings::port, 65535)}},
-        {"--data", {"data folder: SQLite database, token key (default ./data)",
-                    [](Settings& s, const std::string& v) { s.data_dir = v; return !v.empty(); }}},
-        {"--web", {"folder of static files served at / (default ./web-widget)",
-                   [](Settings& s, const std::string& v) { s.web_dir = v; return !v.empty(); }}},
-        {"--agents", {"agent accounts file (default <data>/agents.json)",
-                      [](Settings& s, const std::string& v) { s.agents_file = v; return !v.empty(); }}},
-        {"--demo-agent", {"create a demo agent account if the agents file is missing",
-                          [](Settings& s, const std::string&) { s.demo_agent = true; return true; },
-                          true}},
-        {"--allowed-origins", {"comma-separated Origins allowed to open WebSockets besides the "
-                               "server's own (default none)",
-                               [](Settings& s, const std::string& v) {
-                                   std::stringstream ss(v);
-                                   std::string item;
-                                   while (std::getline(ss, item, ',')) {
-                                       if (!item.empty()) s.allowed_origins.push_back(item);
-                                   }
-                                   return true;
-                               }}},
-        {"--max-connections", {"WebSocket connections held at once (default 10000)",
-                               uint_field(&Settings::max_connections)}},
-        {"--max-http-body-bytes", {"largest HTTP request body (default 65536)",
-                                   uint_field(&Settings::max_http_body_bytes)}},
-        {"--handshake-timeout-ms", {"HTTP request and WebSocket upgrade timeout (default 10000)",
-                                    uint_field(&Settings::handshake_timeout_ms)}},
-        {"--idle-timeout-ms", {"close a silent connection after this; ping at half (default 60000)",
-                               uint_field(&Settings::idle_timeout_ms)}},
-        {"--http-timeout-ms", {"one HTTP request/response (default 30000)",
-                               uint_field(&Settings::http_timeout_ms)}},
-        {"--send-queue-bytes", {"bytes queued for one slow reader before it is closed with 4008 "
-                                "(default 1048576)",
-                                uint_field(&Settings::send_queue_bytes)}},
-        {"--shutdown-grace-ms", {"time given to close handshakes on SIGTERM (default 3000)",
-                                 uint_field(&Settings::shutdown_grace_ms)}},
-        {"--token-ttl-s", {"agent sign-in token lifetime in seconds (default 43200)",
-                           uint_field(&Settings::token_ttl_s)}},
-        {"--sqlite-full-sync", {"fsync every commit, for power-loss durability (default off: "
-                                "WAL survives process crashes without it)",
-                                [](Settings& s, const std::string&) { s.sqlite_full_sync = true; return true; },
-                                true}},
-        {"--hello-timeout-ms", {"a connection must send hello within this (default 5000)",
-                                [](Settings& s, const std::string& v) {
-                                    return parse_uint(v, s.hub.hello_timeout_ms, 1'000'000'000);
-                                }}},
-        {"--rate-per-s", {"frames per second per connection, sustained (default 20)",
-                          [](Settings& s, const std::string& v) {
-                              std::uint32_t x = 0;
-                              if (!parse_uint(v, x, 1'000'000) || x == 0) return false;
-                              s.hub.rate_per_s = x;
-                              return true;
-                          }}},
-        {"--rate-burst", {"frames per connection allowed in a burst (default 40)",
-                          [](Settings& s, const std::string& v) {
-                              std::uint32_t x = 0;
-                              if (!parse_uint(v, x, 1'000'000) || x == 0) return false;
-                              s.hub.rate_burst = x;
-                              return true;
-                          }}},
-        {"--max-frame-bytes", {"largest WebSocket message accepted; over it: close 1009 "
-                               "(default 65536)",
-                               [](Settings& s, const std::string& v) {
-                                   return parse_uint(v, s.hub.limits.max_frame_bytes, 16u << 20);
-                               }}},
-        {"--assign-mode", {"auto (assign at once), offer (the agent accepts within the offer "
-                           "timeout) or manual (agents take from the queue) (default auto)",
-                           [](Settings& s, const std::string& v) {
-                               if (v == "auto") s.hub.routing.mode = core::AssignMode::auto_assign;
-                               else if (v == "offer") s.hub.routing.mode = core::AssignMode::offer;
-                               else if (v == "manual") s.hub.routing.mode = core::AssignMode::manual;
-                               else return false;
-                               return true;
-                           }}},
-        {"--default-capacity", {"conversations an agent holds at once unless their account says "
-                                "otherwise (default 3)",
-                                [](Settings& s, const std::string& v) {
-                                    return parse_uint(v, s.hub.routing.default_capacity, 1000) &&
-                                           s.hub.routing.default_capacity > 0;
-                                }}},
-        {"--offer-timeout-ms", {"offer mode: time an agent has to accept (default 30000)",
-                                [](Settings& s, const std::string& v) {
-                                    return parse_uint(v, s.hub.routing.offer_timeout_ms, 86'400'000);
-                                }}},
-        {"--drop-grace-ms", {"a disconnected agent keeps their conversations this long (default "
-                             "60000)",
-                             [](Settings& s, const std::string& v) {
-                                 return parse_uint(v, s.hub.routing.drop_grace_ms, 86'400'000);
-                             }}},
-        {"--auto-away-ms", {"an online agent idle this long turns away; 0 = never (default 900000)",
-                            [](Settings& s, const std::string& v) {
-                                return parse_uint(v, s.hub.routing.auto_away_ms, 86'400'000);
-                            }}},
-        {"--prefer-last-agent", {"on|off: a returning visitor goes to their previous agent when "
-                                 "that agent has room (default on)",
-                                 [](Settings& s, const std::string& v) {
-                                     if (v != "on" && v != "off") return false;
-                                     s.hub.routing.prefer_last_agent = v == "on";
-                                     return true;
-                                 }}},
-        {"--max-queue", {"waiting conversations per department before visitors are asked to "
-                         "leave a message (default 50)",
-                         [](Settings& s, const std::string& v) {
-                             return parse_uint(v, s.hub.routing.max_queue, 1'000'000);
-                         }}},
-        {"--queue-without-agents", {"on|off: queue visitors even when no agent is online, instead "
-                                    "of offering the leave-a-message form (default off)",
-                                    [](Settings& s, const std::string& v) {
-                                        if (v != "on" && v != "off") return false;
-                                        s.hub.routing.queue_without_agents = v == "on";
-                                        return true;
-                                    }}},
-        {"--business-hours", {"JSON file of opening hours per department (default: always open; "
-                              "see docs/ROUTING.md)",
-                              [](Settings& s, const std::string& v) {
-                                  s.business_hours_file = v;
-                                  return !v.empty();
-                              }}},
-        {"--max-text-bytes", {"largest chat message text in UTF-8 bytes (default 16384)",
-                              [](Settings& s, const std::string& v) {
-                                  return parse_uint(v, s.hub.limits.max_text_bytes, 16u << 20);
-                              }}},
+        {"--data",
+         {"data folder: SQLite database, token key (default ./data)",
+          [](Settings& s, const std::string& v) {
+              s.data_dir = v;
+              return !v.empty();
+          }}},
+        {"--web",
+         {"folder of static files served at / (default ./web-widget)",
+          [](Settings& s, const std::string& v) {
+              s.web_dir = v;
+              return !v.empty();
+          }}},
+        {"--agents",
+         {"agent accounts file (default <data>/agents.json)",
+          [](Settings& s, const std::string& v) {
+              s.agents_file = v;
+              return !v.empty();
+          }}},
+        {"--demo-agent",
+         {"create a demo agent account if the agents file is missing",
+          [](Settings& s, const std::string&) {
+              s.demo_agent = true;
+              return true;
+          },
+          true}},
+        {"--allowed-origins",
+         {"comma-separated Origins allowed to open WebSockets besides the "
+          "server's own (default none)",
+          [](Settings& s, const std::string& v) {
+              std::stringstream ss(v);
+              std::string item;
+              while (std::getline(ss, item, ',')) {
+                  if (!item.empty()) s.allowed_origins.push_back(item);
+              }
+              return true;
+          }}},
+        {"--max-connections",
+         {"WebSocket connections held at once (default 10000)",
+          uint_field(&Settings::max_connections)}},
+        {"--max-http-body-bytes",
+         {"largest HTTP request body (default 65536)", uint_field(&Settings::max_http_body_bytes)}},
+        {"--handshake-timeout-ms",
+         {"HTTP request and WebSocket upgrade timeout (default 10000)",
+          uint_field(&Settings::handshake_timeout_ms)}},
+        {"--idle-timeout-ms",
+         {"close a silent connection after this; ping at half (default 60000)",
+          uint_field(&Settings::idle_timeout_ms)}},
+        {"--http-timeout-ms",
+         {"one HTTP request/response (default 30000)", uint_field(&Settings::http_timeout_ms)}},
+        {"--send-queue-bytes",
+         {"bytes queued for one slow reader before it is closed with 4008 "
+          "(default 1048576)",
+          uint_field(&Settings::send_queue_bytes)}},
+        {"--shutdown-grace-ms",
+         {"time given to close handshakes on SIGTERM (default 3000)",
+          uint_field(&Settings::shutdown_grace_ms)}},
+        {"--token-ttl-s",
+         {"agent sign-in token lifetime in seconds (default 43200)",
+          uint_field(&Settings::token_ttl_s)}},
+        {"--sqlite-full-sync",
+         {"fsync every commit, for power-loss durability (default off: "
+          "WAL survives process crashes without it)",
+          [](Settings& s, const std::string&) {
+              s.sqlite_full_sync = true;
+              return true;
+          },
+          true}},
+        {"--hello-timeout-ms",
+         {"a connection must send hello within this (default 5000)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.hub.hello_timeout_ms, 1'000'000'000);
+          }}},
+        {"--rate-per-s",
+         {"frames per second per connection, sustained (default 20)",
+          [](Settings& s, const std::string& v) {
+              std::uint32_t x = 0;
+              if (!parse_uint(v, x, 1'000'000) || x == 0) return false;
+              s.hub.rate_per_s = x;
+              return true;
+          }}},
+        {"--rate-burst",
+         {"frames per connection allowed in a burst (default 40)",
+          [](Settings& s, const std::string& v) {
+              std::uint32_t x = 0;
+              if (!parse_uint(v, x, 1'000'000) || x == 0) return false;
+              s.hub.rate_burst = x;
+              return true;
+          }}},
+        {"--max-frame-bytes",
+         {"largest WebSocket message accepted; over it: close 1009 "
+          "(default 65536)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.hub.limits.max_frame_bytes, 16u << 20);
+          }}},
+        {"--assign-mode",
+         {"auto (assign at once), offer (the agent accepts within the offer "
+          "timeout) or manual (agents take from the queue) (default auto)",
+          [](Settings& s, const std::string& v) {
+              if (v == "auto")
+                  s.hub.routing.mode = core::AssignMode::auto_assign;
+              else if (v == "offer")
+                  s.hub.routing.mode = core::AssignMode::offer;
+              else if (v == "manual")
+                  s.hub.routing.mode = core::AssignMode::manual;
+              else
+                  return false;
+              return true;
+          }}},
+        {"--default-capacity",
+         {"conversations an agent holds at once unless their account says "
+          "otherwise (default 3)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.hub.routing.default_capacity, 1000) &&
+                     s.hub.routing.default_capacity > 0;
+          }}},
+        {"--offer-timeout-ms",
+         {"offer mode: time an agent has to accept (default 30000)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.hub.routing.offer_timeout_ms, 86'400'000);
+          }}},
+        {"--drop-grace-ms",
+         {"a disconnected agent keeps their conversations this long (default "
+          "60000)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.hub.routing.drop_grace_ms, 86'400'000);
+          }}},
+        {"--auto-away-ms",
+         {"an online agent idle this long turns away; 0 = never (default 900000)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.hub.routing.auto_away_ms, 86'400'000);
+          }}},
+        {"--prefer-last-agent",
+         {"on|off: a returning visitor goes to their previous agent when "
+          "that agent has room (default on)",
+          [](Settings& s, const std::string& v) {
+              if (v != "on" && v != "off") return false;
+              s.hub.routing.prefer_last_agent = v == "on";
+              return true;
+          }}},
+        {"--max-queue",
+         {"waiting conversations per department before visitors are asked to "
+          "leave a message (default 50)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.hub.routing.max_queue, 1'000'000);
+          }}},
+        {"--queue-without-agents",
+         {"on|off: queue visitors even when no agent is online, instead "
+          "of offering the leave-a-message form (default off)",
+          [](Settings& s, const std::string& v) {
+              if (v != "on" && v != "off") return false;
+              s.hub.routing.queue_without_agents = v == "on";
+              return true;
+          }}},
+        {"--bot",
+         {"on|off: the canned-answer bot answers new conversations first (default on)",
+          [](Settings& s, const std::string& v) {
+              if (v != "on" && v != "off") return false;
+              s.bot = v == "on";
+              return true;
+          }}},
+        {"--kb",
+         {"knowledge base folder of *.json files (default ./kb; see docs/BOT.md)",
+          [](Settings& s, const std::string& v) {
+              s.kb_dir = v;
+              return !v.empty();
+          }}},
+        {"--kb-poll-ms",
+         {"reload the knowledge base when its files change, checked this often; "
+          "0 = only on POST /api/kb/reload (default 2000)",
+          uint_field(&Settings::kb_poll_ms)}},
+        {"--bot-name",
+         {"author name on the bot's messages (default Assistant)",
+          [](Settings& s, const std::string& v) {
+              s.hub.bot_name = v;
+              return !v.empty() && v.size() <= 64;
+          }}},
+        {"--bot-answer-threshold",
+         {"answer at or above this confidence, 0..1 (default 0.55)",
+          [](Settings& s, const std::string& v) {
+              return parse_unit(v, s.bot_settings.answer_threshold);
+          }}},
+        {"--bot-suggest-floor",
+         {"offer suggestions between this and the threshold (default 0.35)",
+          [](Settings& s, const std::string& v) {
+              return parse_unit(v, s.bot_settings.suggest_floor);
+          }}},
+        {"--bot-max-misses",
+         {"misses in a row before handing off to a person; 0 = never (default 2)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.bot_settings.max_misses, 100);
+          }}},
+        {"--bot-max-not-helpful",
+         {"'not helpful' answers before handing off; 0 = never (default 2)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.bot_settings.max_not_helpful, 100);
+          }}},
+        {"--business-hours",
+         {"JSON file of opening hours per department (default: always open; "
+          "see docs/ROUTING.md)",
+          [](Settings& s, const std::string& v) {
+              s.business_hours_file = v;
+              return !v.empty();
+          }}},
+        {"--max-text-bytes",
+         {"largest chat message text in UTF-8 bytes (default 16384)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.hub.limits.max_text_bytes, 16u << 20);
+          }}},
     };
     return opts;
 }
@@ -214,6 +319,10 @@ ParseResult parse_settings(int argc, char** argv) {
     }
     if (s.hub.limits.max_text_bytes > s.hub.limits.max_frame_bytes) {
         r.error = "--max-text-bytes must not exceed --max-frame-bytes";
+        return r;
+    }
+    if (s.bot_settings.suggest_floor > s.bot_settings.answer_threshold) {
+        r.error = "--bot-suggest-floor must not exceed --bot-answer-threshold";
         return r;
     }
     if (s.agents_file.empty()) s.agents_file = s.data_dir + "/agents.json";
@@ -272,8 +381,9 @@ std::map<std::string, core::WeeklyHours> load_business_hours(const std::string& 
             }
         }
         if (!spec.contains("days") || !spec["days"].is_object()) {
-            throw std::runtime_error(where + ": field \"days\" must be an object like "
-                                             "{\"mon\": [\"09:00-18:00\"]}");
+            throw std::runtime_error(where +
+                                     ": field \"days\" must be an object like "
+                                     "{\"mon\": [\"09:00-18:00\"]}");
         }
         for (const auto& [day, ranges] : spec["days"].items()) {
             auto d = std::find(std::begin(kDays), std::end(kDays), day);
@@ -287,8 +397,10 @@ std::map<std::string, core::WeeklyHours> load_business_hours(const std::string& 
             for (const auto& r : ranges) {
                 std::string text = r.is_string() ? r.get<std::string>() : "";
                 auto dash = text.find('-');
-                auto open = dash == std::string::npos ? std::nullopt : parse_clock(text.substr(0, dash));
-                auto close = dash == std::string::npos ? std::nullopt : parse_clock(text.substr(dash + 1));
+                auto open =
+                    dash == std::string::npos ? std::nullopt : parse_clock(text.substr(0, dash));
+                auto close =
+                    dash == std::string::npos ? std::nullopt : parse_clock(text.substr(dash + 1));
                 if (!open || !close || *open >= *close) {
                     throw std::runtime_error(where + ": days." + day + ": \"" + text +
                                              "\" is not a range like \"09:00-18:00\"");

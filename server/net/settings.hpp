@@ -14,24 +14,28 @@ namespace sb::net {
 
 struct Settings {
     std::string bind = "0.0.0.0";
-    std::uint16_t port = 8080;            // 0 = any free port (printed at start)
-    std::string data_dir = "data";        // SQLite file and token key live here
-    std::string web_dir = "web-widget";   // static files served at /
-    std::string agents_file;              // default: <data_dir>/agents.json
-    bool demo_agent = false;              // create a demo agent if the agents file is missing
+    std::uint16_t port = 8080;                 // 0 = any free port (printed at start)
+    std::string data_dir = "data";             // SQLite file and token key live here
+    std::string web_dir = "web-widget";        // static files served at /
+    std::string agents_file;                   // default: <data_dir>/agents.json
+    bool demo_agent = false;                   // create a demo agent if the agents file is missing
     std::vector<std::string> allowed_origins;  // besides the server's own origin
     std::uint32_t max_connections = 10'000;    // WebSocket sessions; more get HTTP 503
     std::uint32_t max_http_body_bytes = 64 * 1024;
-    std::uint32_t handshake_timeout_ms = 10'000;  // HTTP request / WebSocket upgrade
-    std::uint32_t idle_timeout_ms = 60'000;   // no traffic: ping at half, close at full
-    std::uint32_t http_timeout_ms = 30'000;   // one HTTP request/response
+    std::uint32_t handshake_timeout_ms = 10'000;   // HTTP request / WebSocket upgrade
+    std::uint32_t idle_timeout_ms = 60'000;        // no traffic: ping at half, close at full
+    std::uint32_t http_timeout_ms = 30'000;        // one HTTP request/response
     std::uint32_t send_queue_bytes = 1024 * 1024;  // per connection; over it: close 4008
-    std::uint32_t shutdown_grace_ms = 3'000;  // SIGTERM: time given to close handshakes
-    std::uint32_t token_ttl_s = 12 * 3600;    // agent sign-in token lifetime
-    std::uint32_t tick_ms = 250;              // timer resolution for hello timeouts
-    bool sqlite_full_sync = false;            // fsync every commit (power-loss durability)
-    std::string business_hours_file;          // opening hours per department; empty = always open
-    core::HubSettings hub;                    // hello timeout, rate limit, protocol limits
+    std::uint32_t shutdown_grace_ms = 3'000;       // SIGTERM: time given to close handshakes
+    std::uint32_t token_ttl_s = 12 * 3600;         // agent sign-in token lifetime
+    std::uint32_t tick_ms = 250;                   // timer resolution for hello timeouts
+    bool sqlite_full_sync = false;                 // fsync every commit (power-loss durability)
+    std::string business_hours_file;      // opening hours per department; empty = always open
+    bool bot = true;                      // the canned-answer bot answers first
+    std::string kb_dir = "kb";            // knowledge base folder (*.json)
+    std::uint32_t kb_poll_ms = 2'000;     // check the folder for changes; 0 = never
+    core::bot::BotSettings bot_settings;  // thresholds and hand-off rules
+    core::HubSettings hub;                // hello timeout, rate limit, protocol limits
 };
 
 struct ParseResult {

@@ -22,7 +22,9 @@ mkdirSync(ARTIFACTS, { recursive: true });
 export async function startServer({ args = [], agents = null } = {}) {
   const data = mkdtempSync(join(tmpdir(), 'sb-e2e-data-'));
   const argv = ['--port', '0', '--bind', '127.0.0.1', '--data', data, '--web', join(SOURCE_DIR, 'web-widget'),
-    '--shutdown-grace-ms', '500', ...args,
+    '--shutdown-grace-ms', '500', '--kb', join(SOURCE_DIR, 'kb'),
+    // the bot answers first only in the tests that ask for it
+    ...(args.includes('--bot') ? [] : ['--bot', 'off']), ...args,
     // extra settings for every test server, e.g. SB_E2E_SERVER_ARGS="--queue-without-agents off"
     ...(process.env.SB_E2E_SERVER_ARGS || '').split(/\s+/).filter(Boolean)];
   if (agents) {

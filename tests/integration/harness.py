@@ -147,6 +147,8 @@ class Server:
         mode = [] if "--assign-mode" in self.args else ["--assign-mode", "manual"]
         if "--queue-without-agents" not in self.args:
             mode += ["--queue-without-agents", "on"]
+        if "--bot" not in self.args:
+            mode += ["--bot", "off"]  # conversations go straight to the router
         return [BINARY, "--port", "0", "--bind", "127.0.0.1", "--data", self.data_dir,
                 "--web", self.web_dir, "--agents", self.agents_file] + mode + self.args
 

@@ -533,7 +533,7 @@ class NoOneThereTest(unittest.TestCase):
             await ag.send({"type": "offline_list"})
             listed = await ag.recv("offline_messages")
             self.assertEqual(item(listed), it, dump(listed))
-            # handled: gone from the unhandled push, marked in the list
+            # handled: marked in the pushed list and in offline_list
             ag2 = await login_agent(srv, team[0], label="agent:r1#2")
             ag.backlog = [m for m in ag.backlog if m.get("type") != "offline_messages"]
             await ag.send({"type": "offline_handled", "id": om})
@@ -542,9 +542,11 @@ class NoOneThereTest(unittest.TestCase):
             a_it = item(answer)
             if a_it is not None:
                 self.assertNotEqual(a_it.get("handled"), 0, a_it)
-            await until([ag2], lambda: any(item(m) is None for m in frames(ag2, "offline_messages")
-                                           if m is not None) and item(latest(ag2, "offline_messages")) is None,
-                        what="a push without the handled message")
+            # every agent's list is pushed again, the message now marked handled
+            await until([ag2], lambda: latest(ag2, "offline_messages") is not None
+                        and item(latest(ag2, "offline_messages")) is not None
+                        and item(latest(ag2, "offline_messages")).get("handled", 0) > 0,
+                        what="a push with the message marked handled")
             await ag.send({"type": "offline_list"})
             listed = await ag.recv("offline_messages", where=lambda m: item(m) is not None)
             hi = item(listed)

@@ -1,19 +1,20 @@
-// The conversation state machine (core/conversation.hpp) and the Router's
-// waiting queue (core/router.hpp).
+// The conversation state machine (core/conversation.hpp). The Router has its
+// own tests (core_router_test.cpp, core_router_property_test.cpp).
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <string>
-#include <vector>
 
 #include "core/conversation.hpp"
-#include "core/router.hpp"
 
 namespace {
 
 using namespace sb::core;
 using sb::proto::Role;
 
-std::string name(ConvState s) { return std::string(sb::proto::to_string(s)); }
+std::string name(ConvState s) {
+    return std::string(sb::proto::to_string(s));
+}
 
 Conversation waiting_conversation() {
     Conversation c;
@@ -22,12 +23,6 @@ Conversation waiting_conversation() {
     c.visitor_name = "Asha";
     c.created = 100;
     return c;
-}
-
-std::string ids(const std::vector<WaitingConversation>& ws) {
-    std::string out;
-    for (const auto& w : ws) out += (out.empty() ? "" : ",") + w.conv;
-    return out;
 }
 
 }  // namespace
@@ -127,76 +122,4 @@ TEST_CASE("mark_read on an empty conversation stays at 0") {
     auto c = waiting_conversation();
     mark_read(c, Role::agent, 3);
     CHECK(c.agent_read_seq == 0);
-}
-
-// ---- router ---------------------------------------------------------------------
-
-TEST_CASE("Router: FIFO by since, then by conversation id") {
-    Router r;
-    r.enqueue({"c-b", "Bo", 200});
-    r.enqueue({"c-z", "Zed", 100});
-    r.enqueue({"c-a", "Al", 200});
-    r.enqueue({"c-m", "Mo", 300});
-    CHECK(r.size() == 4);
-    CHECK(ids(r.waiting()) == "c-z,c-a,c-b,c-m");
-    auto w = r.waiting();
-    CHECK(w[0].visitor_name == "Zed");
-    CHECK(w[0].since == 100);
-
-    CHECK(r.next_for("a1", 1'000) == std::optional<std::string>("c-z"));
-    CHECK(r.size() == 4);  // next_for does not dequeue
-    CHECK(r.next_for("a2", 1'000) == std::optional<std::string>("c-z"));
-}
-
-TEST_CASE("Router: dequeue removes one and says whether it was waiting") {
-    Router r;
-    r.enqueue({"c1", "A", 100});
-    r.enqueue({"c2", "B", 200});
-    r.enqueue({"c3", "C", 300});
-    CHECK(r.dequeue("c1"));
-    CHECK(r.next_for("a1", 0) == std::optional<std::string>("c2"));
-    CHECK(r.dequeue("c3"));
-    CHECK_FALSE(r.dequeue("c3"));
-    CHECK_FALSE(r.dequeue("nope"));
-    CHECK(ids(r.waiting()) == "c2");
-    CHECK(r.size() == 1);
-    CHECK(r.dequeue("c2"));
-    CHECK(r.size() == 0);
-    CHECK_FALSE(r.next_for("a1", 0));
-}
-
-TEST_CASE("Router: next_for on an empty queue is nullopt") {
-    Router r;
-    CHECK_FALSE(r.next_for("a1", 0));
-    CHECK(r.waiting().empty());
-    CHECK(r.size() == 0);
-}
-
-TEST_CASE("Router: enqueueing a waiting conversation again is ignored") {
-    Router r;
-    r.enqueue({"c1", "Asha", 100});
-    r.enqueue({"c2", "Bo", 200});
-    r.enqueue({"c1", "Asha again", 300});  // a later since must not move it back
-    r.enqueue({"c1", "Asha early", 50});   // nor an earlier one forward
-    CHECK(r.size() == 2);
-    CHECK(ids(r.waiting()) == "c1,c2");
-    CHECK(r.waiting()[0].visitor_name == "Asha");
-    CHECK(r.waiting()[0].since == 100);
-
-    // Once dequeued it may come back, at its new place.
-    CHECK(r.dequeue("c1"));
-    r.enqueue({"c1", "Asha", 300});
-    CHECK(ids(r.waiting()) == "c2,c1");
-}
-
-TEST_CASE("Router: clear empties the queue") {
-    Router r;
-    r.enqueue({"c1", "A", 1});
-    r.enqueue({"c2", "B", 2});
-    r.clear();
-    CHECK(r.size() == 0);
-    CHECK(r.waiting().empty());
-    CHECK_FALSE(r.dequeue("c1"));
-    r.enqueue({"c1", "A", 1});  // the id index was cleared too
-    CHECK(r.size() == 1);
 }

@@ -32,7 +32,7 @@ using json = nlohmann::json;
 // ---- store ---------------------------------------------------------------------
 
 class FakeStore final : public Store {
-public:
+  public:
     // Failure switches. Each fail_next_* arms one failure, used up when it fires;
     // a failing call changes nothing. A failed commit leaves the batch open, as
     // SQLite does, so the caller must roll it back.
@@ -56,6 +56,9 @@ public:
     }
     std::optional<Visitor> durable_visitor(std::string_view id) const {
         return find(durable().visitors, id);
+    }
+    std::optional<OfflineMessage> durable_offline(std::string_view id) const {
+        return find(durable().offline, id);
     }
 
     // ---- Store -----------------------------------------------------------------
@@ -117,14 +120,14 @@ public:
         check_up("update_conversation");
         auto it = state_.convs.find(c.id);
         if (it == state_.convs.end()) throw StoreError("fake: no such conversation");
+        // Every field but id, visitor_id, created and last_seq (append() owns it).
         Conversation& s = it->second;
-        s.state = c.state;
-        s.agent_id = c.agent_id;
-        s.agent_name = c.agent_name;
-        s.assigned = c.assigned;
-        s.closed = c.closed;
-        s.visitor_read_seq = c.visitor_read_seq;
-        s.agent_read_seq = c.agent_read_seq;
+        const Conversation kept = s;
+        s = c;
+        s.id = kept.id;
+        s.visitor_id = kept.visitor_id;
+        s.created = kept.created;
+        s.last_seq = kept.last_seq;
     }
     std::vector<Conversation> conversations_of_visitor(std::string_view visitor_id) override {
         check_up("conversations_of_visitor");
@@ -160,12 +163,39 @@ public:
             auto seen = state_.client_ids.find(key);
             if (seen != state_.client_ids.end()) return {log.at(seen->second - 1), true};
         }
-        StoredMessage sm{m.conv, conv->second.last_seq + 1, m.from, m.author_id,
-                         m.author_name, m.client_id, m.text, m.ts};
+        StoredMessage sm{m.conv,        conv->second.last_seq + 1,
+                         m.from,        m.author_id,
+                         m.author_name, m.client_id,
+                         m.text,        m.ts,
+                         m.internal};
         conv->second.last_seq = sm.seq;
         log.push_back(sm);
         if (!m.client_id.empty()) state_.client_ids.emplace(key, sm.seq);
         return {sm, false};
+    }
+    void create_offline_message(const OfflineMessage& m) override {
+        check_up("create_offline_message");
+        if (!state_.offline.emplace(m.id, m).second)
+            throw StoreError("fake: offline message id taken");
+    }
+    std::vector<OfflineMessage> offline_messages(bool include_handled, std::size_t limit) override {
+        check_up("offline_messages");
+        std::vector<OfflineMessage> out;
+        for (const auto& [id, m] : state_.offline)
+            if (include_handled || m.handled == 0) out.push_back(m);
+        // Newest first, then by id (the map gives id order; keep it for ties).
+        std::stable_sort(out.begin(), out.end(),
+                         [](const auto& a, const auto& b) { return a.created > b.created; });
+        if (out.size() > limit) out.resize(limit);
+        return out;
+    }
+    bool mark_offline_handled(std::string_view id, std::string_view agent_id, TimeMs now) override {
+        check_up("mark_offline_handled");
+        auto it = state_.offline.find(std::string(id));
+        if (it == state_.offline.end() || it->second.handled != 0) return false;
+        it->second.handled = now;
+        it->second.handled_by = std::string(agent_id);
+        return true;
     }
     std::vector<StoredMessage> messages_after(std::string_view conv, std::uint64_t after_seq,
                                               std::size_t limit) override {
@@ -179,7 +209,7 @@ public:
         return out;
     }
 
-private:
+  private:
     using ClientKey = std::tuple<std::string, std::string, std::string>;  // conv, author, id
     struct State {
         std::map<std::string, Visitor> visitors;
@@ -187,6 +217,7 @@ private:
         std::map<std::string, Conversation> convs;
         std::map<std::string, std::vector<StoredMessage>> logs;
         std::map<ClientKey, std::uint64_t> client_ids;  // -> seq
+        std::map<std::string, OfflineMessage> offline;
     };
 
     template <class T>
@@ -214,7 +245,7 @@ private:
 // One node's bus, like bus/LocalBus: a publish reaches the handler at once when
 // the channel is subscribed. Every publish is recorded, subscribed or not.
 class FakeBus final : public Bus {
-public:
+  public:
     struct Published {
         std::string channel;
         Envelope envelope;
@@ -240,7 +271,7 @@ public:
     }
     void clear() { published_.clear(); }
 
-private:
+  private:
     Handler handler_;
     std::set<std::string> channels_;
     std::vector<Published> published_;
@@ -249,7 +280,7 @@ private:
 // ---- outbox --------------------------------------------------------------------
 
 class FakeOutbox final : public Outbox {
-public:
+  public:
     // One thing done to a socket, in the order the hub did it.
     struct Event {
         SessionId sid = 0;
@@ -303,29 +334,35 @@ public:
         return out;
     }
 
-private:
+  private:
     std::vector<Event> log_;
 };
 
 // ---- security ------------------------------------------------------------------
 
 // Agent tokens are "agent:<id>:<name>"; ids and tokens count up from `first`.
+// What the token cannot say (supervisor, departments, capacity) comes from the
+// account the test set for that agent id with set_account(); without one the
+// agent is a plain agent of every department with the default capacity.
 class FakeSecurity final : public Security {
-public:
+  public:
     explicit FakeSecurity(std::uint64_t first = 1) : next_(first) {}
 
     // Tokens of this agent are refused from `at` on.
     void expire(const std::string& agent_id, TimeMs at) { expires_[agent_id] = at; }
+    // The account behind `who.id`'s tokens; the name still comes from the token.
+    void set_account(const AgentIdentity& who) { accounts_[who.id] = who; }
 
-    std::optional<AgentIdentity> verify_agent_token(std::string_view token,
-                                                    TimeMs now) override {
+    std::optional<AgentIdentity> verify_agent_token(std::string_view token, TimeMs now) override {
         constexpr std::string_view prefix = "agent:";
         if (token.substr(0, prefix.size()) != prefix) return std::nullopt;
         token.remove_prefix(prefix.size());
         const auto colon = token.find(':');
         if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-        AgentIdentity who{std::string(token.substr(0, colon)),
-                          std::string(token.substr(colon + 1)), false};
+        AgentIdentity who;
+        who.id = std::string(token.substr(0, colon));
+        if (auto acc = accounts_.find(who.id); acc != accounts_.end()) who = acc->second;
+        who.name = std::string(token.substr(colon + 1));
         auto exp = expires_.find(who.id);
         if (exp != expires_.end() && now >= exp->second) return std::nullopt;
         return who;
@@ -341,9 +378,10 @@ public:
         return "h(" + std::string(token) + ")";
     }
 
-private:
+  private:
     std::uint64_t next_;
     std::map<std::string, TimeMs> expires_;
+    std::map<std::string, AgentIdentity> accounts_;
 };
 
 }  // namespace sb::core::fakes

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "core_fakes.hpp"
 #include "store_contract.hpp"
@@ -24,7 +26,7 @@ Conversation conversation(const std::string& id, const std::string& visitor_id) 
 }
 
 NewMessage message(const std::string& conv, const std::string& client_id) {
-    return NewMessage{conv, Sender::visitor, "v1", "Asha", client_id, "hi", 1};
+    return NewMessage{conv, Sender::visitor, "v1", "Asha", client_id, "hi", 1, false};
 }
 
 }  // namespace
@@ -81,6 +83,19 @@ TEST_CASE("FakeStore: while down every call throws, but a batch can be abandoned
     CHECK(store.messages_after("c1", 0, 10).empty());
 }
 
+TEST_CASE("FakeStore: durable_offline sees only what a commit kept") {
+    FakeStore store;
+    store.begin_batch();
+    store.create_offline_message(OfflineMessage{"m1", "v1", "Asha", "a@x", "", "hi", 5, 0, ""});
+    CHECK(store.offline_messages(false, 10).size() == 1);
+    CHECK_FALSE(store.durable_offline("m1"));
+    store.commit_batch();
+    REQUIRE(store.durable_offline("m1"));
+    CHECK(store.durable_offline("m1")->text == "hi");
+    CHECK(store.mark_offline_handled("m1", "a1", 9));
+    CHECK(store.durable_offline("m1")->handled_by == "a1");
+}
+
 TEST_CASE("FakeBus: delivers synchronously to subscribed channels and records every publish") {
     FakeBus bus;
     std::vector<std::string> seen;
@@ -129,4 +144,32 @@ TEST_CASE("FakeSecurity: agent tokens, expiry and deterministic randomness") {
     CHECK(sec.random_token() == "tok2");
     CHECK(sec.hash_token("tok2") == "h(tok2)");
     CHECK(FakeSecurity(1000).random_id() == "000000000000000000000000000003e8");
+}
+
+TEST_CASE("FakeSecurity: an account gives the agent's tokens departments and capacity") {
+    FakeSecurity sec;
+    auto plain = sec.verify_agent_token("agent:a1:Deniz", 0);
+    REQUIRE(plain);
+    CHECK_FALSE(plain->supervisor);
+    CHECK(plain->departments.empty());
+    CHECK(plain->capacity == 0);
+
+    AgentIdentity account;
+    account.id = "a1";
+    account.name = "ignored";
+    account.supervisor = true;
+    account.departments = {"billing", "sales"};
+    account.capacity = 2;
+    sec.set_account(account);
+    auto who = sec.verify_agent_token("agent:a1:Deniz", 0);
+    REQUIRE(who);
+    CHECK(who->id == "a1");
+    CHECK(who->name == "Deniz");  // from the token
+    CHECK(who->supervisor);
+    CHECK(who->departments == std::vector<std::string>{"billing", "sales"});
+    CHECK(who->capacity == 2);
+    CHECK(sec.verify_agent_token("agent:a2:Bo", 0)->departments.empty());
+
+    sec.expire("a1", 10);
+    CHECK_FALSE(sec.verify_agent_token("agent:a1:Deniz", 10));
 }

@@ -608,12 +608,15 @@ class Sequence {
                 }
             }
             // Agents it timed out on come last: only when nobody else is eligible.
-            bool fresh_exists = std::any_of(candidates.begin(), candidates.end(),
-                                            [&](const std::string& id) { return !ci.timed_out.count(id); });
+            bool fresh_exists =
+                std::any_of(candidates.begin(), candidates.end(),
+                            [&](const std::string& id) { return !ci.timed_out.count(id); });
             if (fresh_exists && ci.timed_out.count(chosen)) return "[reoffered-after-timeout]" + at;
             if (fresh_exists) {
                 candidates.erase(std::remove_if(candidates.begin(), candidates.end(),
-                                                [&](const std::string& id) { return ci.timed_out.count(id) > 0; }),
+                                                [&](const std::string& id) {
+                                                    return ci.timed_out.count(id) > 0;
+                                                }),
                                  candidates.end());
             }
             auto is_candidate = [&](const std::string& id) {

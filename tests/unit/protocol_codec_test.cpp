@@ -647,3 +647,144 @@ TEST_CASE("decode_client never throws on mutated and random frames") {
     }
     CHECK(decoded > 0);  // some mutations stay valid
 }
+
+// ---- the canned-answer bot ------------------------------------------------------
+
+TEST_CASE("start: locale hint for the bot") {
+    CHECK(decode_ok<Start>(R"({"type":"start"})").locale.empty());
+    for (const char* loc : {"en", "hi", "tr", "tr-TR", "zh-Hant-TW", "x-1"}) {
+        CAPTURE(loc);
+        CHECK(decode_ok<Start>(std::string(R"({"type":"start","locale":")") + loc + "\"}").locale ==
+              loc);
+    }
+    // Empty is the same as absent: no hint.
+    CHECK(decode_ok<Start>(R"({"type":"start","locale":""})").locale.empty());
+    const auto s = decode_ok<Start>(
+        R"({"type":"start","client_id":"c-1","text":"kargom nerede","department":"sales","locale":"tr-TR"})");
+    CHECK(s.client_id == "c-1");
+    CHECK(s.text == "kargom nerede");
+    CHECK(s.department == "sales");
+    CHECK(s.locale == "tr-TR");
+    CHECK(decode_ok<Start>(R"({"type":"start","locale":")" + repeat(kMaxLocaleBytes) + "\"}")
+              .locale.size() == kMaxLocaleBytes);
+}
+
+TEST_CASE("start locale errors") {
+    expect_error(R"({"type":"start","locale":")" + repeat(kMaxLocaleBytes + 1) + "\"}",
+                 ErrorCode::too_long, "locale");
+    for (const char* bad : {R"("tr_TR")", R"("en US")", R"("tr.TR")", R"("türkçe")", R"("hi:IN")",
+                            "7", "null", "true", R"(["tr"])"}) {
+        CAPTURE(bad);
+        expect_error(std::string(R"({"type":"start","locale":)") + bad + "}", ErrorCode::bad_field,
+                     "locale");
+    }
+    // Wire order: department before locale.
+    expect_error(R"({"type":"start","department":"","locale":"x y"})", ErrorCode::bad_field,
+                 "department");
+    CHECK(decode_err(R"({"type":"start","client_id":"s-9","locale":"x y"})").client_id == "s-9");
+}
+
+TEST_CASE("feedback: helpful true and false") {
+    auto f = decode_ok<Feedback>(R"({"type":"feedback","conv":"c1","helpful":true})");
+    CHECK(f.conv == "c1");
+    CHECK(f.helpful);
+    f = decode_ok<Feedback>(R"({"type":"feedback","conv":"c1","helpful":false})");
+    CHECK_FALSE(f.helpful);
+}
+
+TEST_CASE("feedback errors") {
+    expect_error(R"({"type":"feedback"})", ErrorCode::missing_field, "conv");
+    expect_error(R"({"type":"feedback","helpful":true})", ErrorCode::missing_field, "conv");
+    expect_error(R"({"type":"feedback","conv":"c1"})", ErrorCode::missing_field, "helpful");
+    expect_error(R"({"type":"feedback","conv":"","helpful":true})", ErrorCode::bad_field, "conv");
+    expect_error(R"({"type":"feedback","conv":"c 1","helpful":true})", ErrorCode::bad_field,
+                 "conv");
+    expect_error(R"({"type":"feedback","conv":")" + repeat(65) + R"(","helpful":true})",
+                 ErrorCode::too_long, "conv");
+    for (const char* bad : {"1", "0", R"("true")", R"("yes")", "null", "[]"}) {
+        CAPTURE(bad);
+        expect_error(std::string(R"({"type":"feedback","conv":"c1","helpful":)") + bad + "}",
+                     ErrorCode::bad_field, "helpful");
+    }
+    CHECK(decode_err(R"({"type":"feedback","conv":"c1","helpful":1})").conv == "c1");
+}
+
+TEST_CASE("handoff: just the conversation") {
+    CHECK(decode_ok<Handoff>(R"({"type":"handoff","conv":"cv_9"})").conv == "cv_9");
+    expect_error(R"({"type":"handoff"})", ErrorCode::missing_field, "conv");
+    expect_error(R"({"type":"handoff","conv":""})", ErrorCode::bad_field, "conv");
+    expect_error(R"({"type":"handoff","conv":"a/b"})", ErrorCode::bad_field, "conv");
+    expect_error(R"({"type":"handoff","conv":5})", ErrorCode::bad_field, "conv");
+    expect_error(R"({"type":"handoff","conv":null})", ErrorCode::bad_field, "conv");
+    expect_error(R"({"type":"handoff","conv":")" + repeat(65) + "\"}", ErrorCode::too_long, "conv");
+}
+
+TEST_CASE("suggestion: every field") {
+    const auto p = decode_ok<PickSuggestion>(
+        R"({"type":"suggestion","conv":"c1","client_id":"m-7","entry":"tr.returns:window_30-d","text":"İade süresi ne kadar?"})");
+    CHECK(p.conv == "c1");
+    CHECK(p.client_id == "m-7");
+    CHECK(p.entry == "tr.returns:window_30-d");
+    CHECK(p.text == "İade süresi ne kadar?");
+    CHECK(decode_ok<PickSuggestion>(R"({"type":"suggestion","conv":"c","client_id":"m","entry":")" +
+                                    repeat(kMaxEntryBytes) + R"(","text":"t"})")
+              .entry.size() == kMaxEntryBytes);
+    const Limits l;
+    CHECK(decode_ok<PickSuggestion>(
+              R"({"type":"suggestion","conv":"c","client_id":"m","entry":"e","text":")" +
+              repeat(l.max_text_bytes) + "\"}")
+              .text.size() == l.max_text_bytes);
+}
+
+TEST_CASE("suggestion errors, the first failing field in wire order wins") {
+    const auto frame = [](std::string_view members) {
+        return std::string(R"({"type":"suggestion",)") + std::string(members) + "}";
+    };
+    expect_error(R"({"type":"suggestion"})", ErrorCode::missing_field, "conv");
+    expect_error(frame(R"("client_id":"m","entry":"e","text":"t")"), ErrorCode::missing_field,
+                 "conv");
+    expect_error(frame(R"("conv":"c","entry":"e","text":"t")"), ErrorCode::missing_field,
+                 "client_id");
+    expect_error(frame(R"("conv":"c","client_id":"m","text":"t")"), ErrorCode::missing_field,
+                 "entry");
+    expect_error(frame(R"("conv":"c","client_id":"m","entry":"e")"), ErrorCode::missing_field,
+                 "text");
+    expect_error(frame(R"("conv":"c","client_id":"","entry":"e","text":"t")"), ErrorCode::bad_field,
+                 "client_id");
+    for (const char* bad : {R"("")", R"("a b")", R"("iade/30")", R"("iade?")", R"("iadé")", "3",
+                            "null", R"(["e"])"}) {
+        CAPTURE(bad);
+        expect_error(
+            frame(std::string(R"("conv":"c","client_id":"m","entry":)") + bad + R"(,"text":"t")"),
+            ErrorCode::bad_field, "entry");
+    }
+    expect_error(frame(R"("conv":"c","client_id":"m","entry":")" + repeat(kMaxEntryBytes + 1) +
+                       R"(","text":"t")"),
+                 ErrorCode::too_long, "entry");
+    expect_error(frame(R"("conv":"c","client_id":"m","entry":"e","text":"")"), ErrorCode::bad_field,
+                 "text");
+    expect_error(frame(R"("conv":"c","client_id":"m","entry":"e","text":1)"), ErrorCode::bad_field,
+                 "text");
+    const Limits l;
+    expect_error(frame(R"("conv":"c","client_id":"m","entry":"e","text":")" +
+                       repeat(l.max_text_bytes + 1) + "\""),
+                 ErrorCode::too_long, "text");
+    Limits small;
+    small.max_text_bytes = 4;
+    expect_error(frame(R"("conv":"c","client_id":"m","entry":"e","text":"hello")"),
+                 ErrorCode::too_long, "text", small);
+    expect_error(frame(R"("conv":"c","client_id":"m","entry":"a b","text":"")"),
+                 ErrorCode::bad_field, "entry");
+    // Errors echo conv and client_id.
+    const auto e = decode_err(frame(R"("conv":"c1","client_id":"m-1","entry":"a b","text":"t")"));
+    CHECK(e.conv == "c1");
+    CHECK(e.client_id == "m-1");
+}
+
+TEST_CASE("bot types are case-sensitive client types; bot_options is server-only") {
+    for (const char* t :
+         {"Feedback", "HANDOFF", "hand_off", "suggestions", "Suggestion", "bot_options", "bot"}) {
+        CAPTURE(t);
+        expect_error(std::string(R"({"type":")") + t + "\"}", ErrorCode::unknown_type, "type");
+    }
+}

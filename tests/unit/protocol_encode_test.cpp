@@ -398,3 +398,53 @@ TEST_CASE("encoder strings match nlohmann's replacing dump byte for byte") {
         REQUIRE(ours == theirs);
     }
 }
+
+TEST_CASE("encode bot_options: helpful_prompt only when set, suggestions in order") {
+    BotOptions o;
+    o.conv = "c1";
+    o.seq = 7;
+    o.helpful_prompt = "Bu yanıt yardımcı oldu mu?";
+    o.offer_handoff = true;
+    CHECK(parsed(encode(o)) == json{{"type", "bot_options"},
+                                    {"conv", "c1"},
+                                    {"seq", 7},
+                                    {"helpful_prompt", "Bu yanıt yardımcı oldu mu?"},
+                                    {"suggestions", json::array()},
+                                    {"offer_handoff", true}});
+
+    o.helpful_prompt.clear();
+    o.offer_handoff = false;
+    o.seq = UINT64_MAX;
+    o.suggestions = {{"en.returns", "How do I return an item?"},
+                     {"hi.refund:time", "रिफ़ंड कब मिलेगा?"},
+                     {"tr.kargo-ucret", "Kargo ücreti ne kadar?"}};
+    const auto j = parsed(encode(o));
+    CHECK(j == json{{"type", "bot_options"},
+                    {"conv", "c1"},
+                    {"seq", UINT64_MAX},
+                    {"suggestions",
+                     json::array(
+                         {json{{"entry", "en.returns"}, {"title", "How do I return an item?"}},
+                          json{{"entry", "hi.refund:time"}, {"title", "रिफ़ंड कब मिलेगा?"}},
+                          json{{"entry", "tr.kargo-ucret"}, {"title", "Kargo ücreti ne kadar?"}}})},
+                    {"offer_handoff", false}});
+    CHECK_FALSE(j.contains("helpful_prompt"));
+    // Field order follows PROTOCOL.md.
+    const auto out = encode(o);
+    CHECK(out.find("\"type\"") < out.find("\"conv\""));
+    CHECK(out.find("\"seq\"") < out.find("\"suggestions\""));
+    CHECK(out.find("\"suggestions\"") < out.find("\"offer_handoff\""));
+}
+
+TEST_CASE("encode bot state in a conversation summary") {
+    ConversationEvent ev;
+    ev.summary = summary("c1", ConvState::bot);
+    ev.summary.agent_name.clear();
+    const auto j = parsed(encode(ev));
+    CHECK(j["state"] == "bot");
+    ev.summary.state = ConvState::waiting;
+    ev.reason = "handoff";
+    const auto k = parsed(encode(ev));
+    CHECK(k["state"] == "waiting");
+    CHECK(k["reason"] == "handoff");
+}

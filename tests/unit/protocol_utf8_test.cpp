@@ -96,7 +96,7 @@ TEST_CASE("names: every enum value round-trips through its wire name") {
     for (auto r : {Role::visitor, Role::agent}) CHECK(role_from(to_string(r)) == r);
     for (auto s : {Sender::visitor, Sender::agent, Sender::bot, Sender::system})
         CHECK(sender_from(to_string(s)) == s);
-    for (auto s : {ConvState::waiting, ConvState::active, ConvState::closed})
+    for (auto s : {ConvState::waiting, ConvState::active, ConvState::closed, ConvState::bot})
         CHECK(conv_state_from(to_string(s)) == s);
     for (auto k : {ReceiptKind::delivered, ReceiptKind::read})
         CHECK(receipt_kind_from(to_string(k)) == k);
@@ -110,6 +110,9 @@ TEST_CASE("names: every enum value round-trips through its wire name") {
     CHECK(to_string(ErrorCode::store_unavailable) == "store_unavailable");
     CHECK(to_string(Sender::bot) == "bot");
     CHECK(to_string(ConvState::active) == "active");
+    CHECK(to_string(ConvState::bot) == "bot");
+    CHECK(conv_state_from("bot") == ConvState::bot);
+    CHECK_FALSE(conv_state_from("Bot").has_value());
     CHECK_FALSE(role_from("Agent").has_value());
     CHECK_FALSE(sender_from("").has_value());
     CHECK_FALSE(conv_state_from("open").has_value());

@@ -18,6 +18,10 @@ namespace sb::proto {
 inline constexpr int kVersion = 1;
 
 // Every length limit the codec enforces. Defaults are documented in PROTOCOL.md.
+// Fixed limits of the bot's fields (not configurable).
+inline constexpr std::size_t kMaxLocaleBytes = 16;  // start.locale
+inline constexpr std::size_t kMaxEntryBytes = 64;   // knowledge-base entry ids
+
 struct Limits {
     std::size_t max_frame_bytes = 64 * 1024;  // whole JSON frame
     std::size_t max_text_bytes = 16 * 1024;   // message text (UTF-8 bytes)
@@ -28,7 +32,9 @@ struct Limits {
 
 enum class Role { visitor, agent };
 enum class Sender { visitor, agent, bot, system };
-enum class ConvState { waiting, active, closed };
+// bot: the conversation is with the server's canned-answer bot, not queued
+// for an agent (appended: the order carries no meaning on the wire).
+enum class ConvState { waiting, active, closed, bot };
 enum class ReceiptKind { delivered, read };
 enum class AgentStatus { online, away, offline };
 
@@ -67,6 +73,9 @@ struct Start {
     std::string client_id;   // optional, echoed in the answer
     std::string text;        // optional first message
     std::string department;  // optional id; empty = any agent
+    // optional language hint for the bot: "en", "hi", "tr" or a tag like
+    // "tr-TR"; at most kMaxLocaleBytes of [A-Za-z0-9-]; empty = no hint
+    std::string locale;
 };
 struct SendMessage {
     std::string conv;
@@ -127,9 +136,27 @@ struct OfflineHandled {
     std::string id;
 };
 
-using ClientMessage =
-    std::variant<Hello, Start, SendMessage, Typing, Receipt, Resume, Take, Close, SetPresence,
-                 Accept, Decline, Transfer, LeaveMessage, OfflineList, OfflineHandled>;
+// Visitor's answer to "Was this helpful?" on the bot's last answer.
+struct Feedback {
+    std::string conv;
+    bool helpful = true;
+};
+// Visitor presses "Talk to a person": the bot hands the conversation off.
+struct Handoff {
+    std::string conv;
+};
+// Visitor picks one of the bot's suggestions (bot_options); `text` (the
+// suggestion's title) is stored as the visitor's message.
+struct PickSuggestion {
+    std::string conv;
+    std::string client_id;
+    std::string entry;  // knowledge-base entry id, kMaxEntryBytes of [A-Za-z0-9._:-]
+    std::string text;   // not empty, at most max_text_bytes
+};
+
+using ClientMessage = std::variant<Hello, Start, SendMessage, Typing, Receipt, Resume, Take, Close,
+                                   SetPresence, Accept, Decline, Transfer, LeaveMessage,
+                                   OfflineList, OfflineHandled, Feedback, Handoff, PickSuggestion>;
 
 // ---- errors ----------------------------------------------------------------
 
@@ -292,6 +319,18 @@ struct OfflineMessageItem {
 struct OfflineMessages {
     std::vector<OfflineMessageItem> items;
 };
+// Quick replies attached to the bot message `seq` of `conv`.
+struct BotSuggestion {
+    std::string entry;  // knowledge-base entry id, echoed in "suggestion"
+    std::string title;  // shown on the button; sent back as the suggestion's text
+};
+struct BotOptions {
+    std::string conv;
+    std::uint64_t seq = 0;       // the bot message these options belong to
+    std::string helpful_prompt;  // e.g. "Was this helpful?"; encoded only when set
+    std::vector<BotSuggestion> suggestions;
+    bool offer_handoff = false;  // show a "Talk to a person" button
+};
 struct ErrorEvent {
     ErrorCode code = ErrorCode::internal;
     std::string message;
@@ -315,6 +354,7 @@ std::string encode(const OfferEnded&);
 std::string encode(const PresenceEvent&);
 std::string encode(const LeftMessage&);
 std::string encode(const OfflineMessages&);
+std::string encode(const BotOptions&);
 
 // The error a server sends for a frame that failed to decode.
 ErrorEvent to_error_event(const DecodeError&);
@@ -326,11 +366,11 @@ inline constexpr std::uint16_t going_away = 1001;        // server shutting down
 inline constexpr std::uint16_t unsupported_data = 1003;  // binary frame
 inline constexpr std::uint16_t invalid_payload = 1007;   // invalid UTF-8 in a text frame
 
-inline constexpr std::uint16_t too_big = 1009;        // frame over max_frame_bytes
-inline constexpr std::uint16_t internal_error = 1011;   // storage failed: reconnect and resume
-inline constexpr std::uint16_t bad_token = 4001;      // hello with a bad/expired token
-inline constexpr std::uint16_t hello_timeout = 4002;  // no hello in time
-inline constexpr std::uint16_t slow_consumer = 4008;  // send queue over its limit
+inline constexpr std::uint16_t too_big = 1009;         // frame over max_frame_bytes
+inline constexpr std::uint16_t internal_error = 1011;  // storage failed: reconnect and resume
+inline constexpr std::uint16_t bad_token = 4001;       // hello with a bad/expired token
+inline constexpr std::uint16_t hello_timeout = 4002;   // no hello in time
+inline constexpr std::uint16_t slow_consumer = 4008;   // send queue over its limit
 }  // namespace close_code
 
 }  // namespace sb::proto
