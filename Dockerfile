@@ -15,8 +15,9 @@ RUN apt-get update -qq \
  && useradd --system --home /var/lib/switchboard --create-home switchboard
 COPY --from=build /src/build/switchboard /usr/local/bin/switchboard
 COPY --from=build /src/web-widget /usr/share/switchboard/web-widget
+COPY --from=build /src/kb /usr/share/switchboard/kb
 USER switchboard
 WORKDIR /var/lib/switchboard
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
-ENTRYPOINT ["switchboard", "--data", "/var/lib/switchboard/data", "--web", "/usr/share/switchboard/web-widget"]
+ENTRYPOINT ["switchboard", "--data", "/var/lib/switchboard/data", "--web", "/usr/share/switchboard/web-widget", "--kb", "/usr/share/switchboard/kb"]
