@@ -57,6 +57,15 @@ export const STRINGS = {
     leftTitle: 'Message sent',
     leftBody: (email) => `Thank you! We will reply to ${email} as soon as we can.`,
     startChat: 'Start a chat',
+    withBot: 'Chatting with our assistant',
+    talkToPerson: 'Talk to a person',
+    connectingPerson: 'Connecting you to a person…',
+    yes: 'Yes',
+    no: 'No',
+    suggested: 'Suggested questions',
+    backToBot: 'Keep chatting with the assistant',
+    leaveOrBot: 'Leave a message and we will get back to you by email, or keep chatting with the assistant.',
+    backToChat: 'Back to the chat',
   },
   hi: {
     title: 'हमसे बात करें',
@@ -108,6 +117,15 @@ export const STRINGS = {
     leftTitle: 'संदेश भेज दिया गया',
     leftBody: (email) => `धन्यवाद! हम जल्द से जल्द ${email} पर जवाब देंगे।`,
     startChat: 'चैट शुरू करें',
+    withBot: 'हमारे सहायक से बातचीत',
+    talkToPerson: 'किसी व्यक्ति से बात करें',
+    connectingPerson: 'आपको किसी व्यक्ति से जोड़ा जा रहा है…',
+    yes: 'हाँ',
+    no: 'नहीं',
+    suggested: 'सुझाए गए सवाल',
+    backToBot: 'सहायक से बात जारी रखें',
+    leaveOrBot: 'अपना संदेश छोड़ें, हम ईमेल से आपको जवाब देंगे; या सहायक से बात जारी रखें।',
+    backToChat: 'चैट पर वापस जाएँ',
   },
   tr: {
     title: 'Bize yazın',
@@ -159,6 +177,15 @@ export const STRINGS = {
     leftTitle: 'Mesajınız iletildi',
     leftBody: (email) => `Teşekkürler! En kısa sürede ${email} adresine yanıt vereceğiz.`,
     startChat: 'Sohbet başlat',
+    withBot: 'Asistanımızla sohbet',
+    talkToPerson: 'Bir temsilciyle görüş',
+    connectingPerson: 'Sizi bir temsilciye bağlıyoruz…',
+    yes: 'Evet',
+    no: 'Hayır',
+    suggested: 'Önerilen sorular',
+    backToBot: 'Asistanla sohbete devam et',
+    leaveOrBot: 'Bir mesaj bırakın, size e-postayla dönüş yapalım; ya da asistanla sohbete devam edin.',
+    backToChat: 'Sohbete dön',
   },
 };
 
@@ -223,7 +250,7 @@ addEventListener('message', (e) => {
 const $ = Object.fromEntries(['subtitle', 'minimise', 'banner', 'log', 'typing', 'closed', 'new-chat', 'composer',
   'prechat', 'name', 'email', 'department', 'department-label', 'input', 'send', 'form-error', 'queue', 'leave',
   'leave-form', 'leave-reason', 'leave-name', 'leave-email', 'leave-text', 'leave-error', 'leave-send', 'leave-back',
-  'left', 'left-title', 'left-body', 'left-new'].map((id) => [id.replace(/-(\w)/g, (_, c) => c.toUpperCase()), document.getElementById(id)]));
+  'left', 'left-title', 'left-body', 'left-new', 'botbar', 'handoff', 'leave-intro'].map((id) => [id.replace(/-(\w)/g, (_, c) => c.toUpperCase()), document.getElementById(id)]));
 
 document.documentElement.lang = lang;
 for (const n of document.querySelectorAll('[data-i18n]')) n.textContent = t(n.dataset.i18n);
@@ -240,11 +267,12 @@ if (!forcedDept && departments.length) {
 
 // ---- the client ---------------------------------------------------------------
 
-const client = new SwitchboardClient({ role: 'visitor', storage: safeStorage(), storageKey: `switchboard:${site}` });
+const client = new SwitchboardClient({ role: 'visitor', storage: safeStorage(), storageKey: `switchboard:${site}`, locale: lang });
 const typingOut = new TypingNotifier(client);
 const view = new TranscriptView($.log, {
   mine: (m) => m.from === 'visitor',
-  label: (m) => (m.from === 'agent' ? m.author || t('agent') : m.from === 'bot' ? m.author || t('bot') : ''),
+  // the server's default bot name is shown in the visitor's language; a custom one as it is
+  label: (m) => (m.from === 'agent' ? m.author || t('agent') : m.from === 'bot' ? (m.author && m.author !== 'Assistant' ? m.author : t('bot')) : ''),
   t,
   time: timeFormatter(lang),
 });
@@ -257,7 +285,9 @@ let lastUnread = -1;
 let lastActive = null;
 let mode = 'chat';        // 'chat' | 'leave' (the leave-a-message form) | 'left' (its confirmation)
 let leaveDept = '';       // the department the offline message is for
-let waitReason = '';      // why the chat on screen waits again: 'transferred' | 'requeued' | ''
+let waitReason = '';      // why the chat on screen waits (again): 'handoff' | 'transferred' | 'requeued' | ''
+let botOpts = null;       // the bot's quick replies on screen: {conv, seq, prompt, suggestions, answered}
+let handoffTimer = null;
 
 function safeStorage() {
   try {
@@ -301,6 +331,7 @@ function render() {
   if (rec) {
     for (const m of client.messages(rec.conv)) if (!m.internal) view.add(m);
     view.setReceipts(rec.peer);
+    renderOptions();
   }
   for (const e of [...client.pending(null), ...(rec ? client.pending(rec.conv) : [])]) view.addPending(e, 'visitor');
   // The pre-chat form: whenever the next message starts a new chat.
@@ -318,8 +349,8 @@ function renderState() {
   const rec = shown && client.conversation(shown);
   const state = rec ? rec.state : null;
   const leaving = mode !== 'chat';
-  $.subtitle.textContent = leaving ? '' : state === 'waiting' ? t(waitReason === 'transferred' ? 'transferring' : waitReason === 'requeued' ? 'requeued' : 'waiting')
-    : state === 'active' ? (rec.agent_name ? t('chattingWith', rec.agent_name) : '')
+  $.subtitle.textContent = leaving ? '' : state === 'waiting' ? t({ handoff: 'connectingPerson', transferred: 'transferring', requeued: 'requeued' }[waitReason] || 'waiting')
+    : state === 'bot' ? t('withBot') : state === 'active' ? (rec.agent_name ? t('chattingWith', rec.agent_name) : '')
       : state === 'closed' ? t('closed') : '';
   const closed = state === 'closed';
   const q = state === 'waiting' && rec.queuePos;
@@ -332,6 +363,12 @@ function renderState() {
   $.log.hidden = $.typing.hidden = leaving;
   $.closed.hidden = !closed || leaving;
   $.composer.hidden = closed || leaving;
+  // "Talk to a person": always there while the bot has the chat
+  $.botbar.hidden = leaving || state !== 'bot';
+  if (state !== 'bot') {
+    if (botOpts) dropOptions();
+    endHandoff();
+  }
   if (lastActive !== !!openConv()) {
     lastActive = !!openConv();
     toParent('active', { value: lastActive }); // the loader preloads us on the next page
@@ -346,6 +383,8 @@ function announce(rec, prevState, prevAgent) {
   const serverSaid = last?.from === 'system' && (!rec.agent_name || last.text.includes(rec.agent_name));
   if (rec.state === 'active' && rec.agent_name && (prevState !== 'active' || prevAgent !== rec.agent_name)) {
     if (!serverSaid) view.note(t('joined', rec.agent_name));
+  } else if (rec.state === 'waiting' && prevState === 'bot') {
+    view.note(t('connectingPerson'));
   } else if (rec.state === 'waiting' && prevState === 'active') {
     view.note(t(waitReason === 'requeued' ? 'requeued' : 'transferring'));
   } else if (rec.state === 'closed' && prevState !== 'closed') {
@@ -400,6 +439,10 @@ client.on('message', (msg, { replay }) => {
   } else {
     view.add(msg);
   }
+  if (botOpts?.conv === msg.conv) { // options belong to the last message only
+    if (msg.seq > botOpts.seq) dropOptions();
+    else if (msg.seq === botOpts.seq) renderOptions();
+  }
   if (msg.from !== 'visitor') {
     client.markUpTo(msg.conv, 'delivered');
     if (isVisible()) client.markUpTo(msg.conv, 'read');
@@ -417,7 +460,7 @@ client.on('conversation', (f, rec) => {
   }
   const prevState = shownState;
   const prevAgent = $.subtitle.dataset.agent;
-  if (rec.state === 'waiting' && (f.reason === 'transferred' || f.reason === 'requeued')) waitReason = f.reason;
+  if (rec.state === 'waiting' && ['handoff', 'transferred', 'requeued'].includes(f.reason)) waitReason = f.reason;
   else if (rec.state !== 'waiting') waitReason = '';
   shownState = rec.state;
   $.subtitle.dataset.agent = rec.agent_name || '';
@@ -441,7 +484,19 @@ client.on('receipt', (f, rec) => {
 client.on('queue_position', (f) => { if (f.conv === shown) renderState(); });
 
 // Nobody can take a new chat: the leave-a-message form, with what was typed.
+// At a hand-off from the bot the chat stays with the bot: the form offers the
+// way back to it.
 client.on('unavailable', (f, { texts }) => {
+  const rec = client.conversation(openConv());
+  const withBot = !f.client_id && rec?.state === 'bot';
+  endHandoff();
+  if (withBot && !texts.length) {
+    const last = client.messages(rec.conv).filter((m) => m.from === 'visitor').at(-1);
+    if (last) texts.push(last.text);
+  }
+  $.leaveIntro.textContent = t(withBot ? 'leaveOrBot' : 'leaveIntro');
+  $.leaveBack.textContent = t(withBot ? 'backToBot' : 'tryAgain');
+  $.leftNew.textContent = t(withBot ? 'backToChat' : 'startChat');
   mode = 'leave';
   leaveDept = ID_RE.test(f.department || '') ? f.department : client.department;
   $.leaveReason.textContent = t(REASONS.includes(f.reason) ? f.reason : 'unavailable');
@@ -479,6 +534,86 @@ client.on('error', (f, { entry, retry }) => {
     client.discard(e.client_id);
   }
   showError(t('sendFailed'));
+});
+
+// ---- the bot: quick replies under its answer, "Talk to a person" ------------------
+
+client.on('bot_options', (f) => {
+  const rec = client.conversation(f.conv);
+  if (f.conv !== shown || rec?.state !== 'bot' || !Number.isFinite(f.seq) || rec.lastSeq > f.seq) return; // stale
+  dropOptions();
+  botOpts = {
+    conv: f.conv,
+    seq: f.seq,
+    prompt: typeof f.helpful_prompt === 'string' ? f.helpful_prompt.trim() : '',
+    suggestions: (Array.isArray(f.suggestions) ? f.suggestions : []).filter((x) => x && ID_RE.test(x.entry) &&
+      typeof x.title === 'string' && x.title.trim() && utf8Length(x.title) <= MAX_TEXT_BYTES).slice(0, 3),
+  };
+  renderOptions();
+});
+
+// Under the bot message they belong to: "Was this helpful?" yes / no, and the
+// suggested questions. Rebuilt whenever the transcript is.
+function renderOptions() {
+  $.log.querySelector('.botopts--live')?.remove();
+  const o = botOpts;
+  const anchor = o && o.conv === shown && client.conversation(o.conv)?.state === 'bot' && view.bySeq.get(o.seq);
+  if (!anchor) return; // its message is not here yet: rendered when it comes
+  const keep = view._nearBottom();
+  const box = el('div', { class: 'botopts botopts--live' });
+  if (o.prompt) {
+    const answer = (helpful) => {
+      const b = el('button', { type: 'button', class: 'chip', text: t(helpful ? 'yes' : 'no'),
+        'aria-pressed': String(o.answered === helpful), disabled: o.answered !== undefined });
+      b.addEventListener('click', () => {
+        if (o.answered !== undefined || !client.feedback(o.conv, helpful)) return;
+        o.answered = helpful;
+        renderOptions();
+        $.input.focus();
+      });
+      return b;
+    };
+    box.append(el('div', { class: 'botopts__ask', role: 'group', 'aria-label': o.prompt }, el('span', { text: o.prompt }), answer(true), answer(false)));
+  }
+  if (o.suggestions.length) {
+    box.append(el('div', { class: 'botopts__list', role: 'group', 'aria-label': t('suggested') }, ...o.suggestions.map((x) => {
+      const b = el('button', { type: 'button', class: 'chip chip--suggest', text: x.title });
+      b.addEventListener('click', () => {
+        // stored as the visitor's message (the usual echo), then the bot answers it
+        view.addPending(client.suggest(o.conv, x.entry, x.title), 'visitor');
+        dropOptions();
+        $.input.focus();
+      });
+      return b;
+    })));
+  }
+  if (box.firstChild) anchor.append(box);
+  if (keep) view.scrollToEnd();
+}
+
+// The options are over (a later message, newer options, the bot let go): an
+// answered question stays, without its buttons doing anything.
+function dropOptions() {
+  const box = $.log.querySelector('.botopts--live');
+  if (box && botOpts?.answered !== undefined) {
+    box.querySelector('.botopts__list')?.remove();
+    box.classList.remove('botopts--live');
+  } else box?.remove();
+  botOpts = null;
+}
+
+function endHandoff() {
+  clearTimeout(handoffTimer);
+  $.handoff.disabled = false;
+}
+
+$.handoff.addEventListener('click', () => {
+  const conv = openConv();
+  if (!conv || !client.handoff(conv)) { showError(t('sendFailed')); return; }
+  showError('');
+  $.handoff.disabled = true;
+  clearTimeout(handoffTimer);
+  handoffTimer = setTimeout(endHandoff, 10000); // no answer: it may be pressed again
 });
 
 // ---- user actions -------------------------------------------------------------

@@ -22,6 +22,7 @@
 //                                   unsent first messages, taken out of the outbox
 //   left_message(frame, entry)      visitor: a leave_message was stored
 //   presence · offer · offer_ended · offline_messages (agents): as sent
+//   bot_options(frame)              visitor: the bot's quick replies for message frame.seq
 //   error(frame, {entry, retry})   entry: the outbox entry it answers, if any;
 //                                   retry: true when that entry will be resent
 //   reset()                   the visitor identity was dropped (bad token)
@@ -129,6 +130,7 @@ export class SwitchboardClient extends Emitter {
     this.name = o.name || '';
     this.email = o.email || '';
     this.department = ''; // visitor: the department asked for in the next start
+    this.locale = o.locale || ''; // visitor: start.locale, the language hint for the bot
     this.id = '';
     this.displayName = '';
     this.storage = o.storage || null;
@@ -142,7 +144,7 @@ export class SwitchboardClient extends Emitter {
     this.status = 'offline';
     this.ready = false;           // welcome received on the current socket
     this.convs = new Map();       // conv -> record
-    this.outbox = new Map();      // client_id -> {type:'message'|'start'|'leave', conv, client_id, text, created, attempts}
+    this.outbox = new Map();      // client_id -> {type:'message'|'start'|'leave'|'suggestion', conv, client_id, text, created, attempts}
     this.queue = [];
     this._ws = null;
     this._socketNo = 0;
@@ -416,7 +418,7 @@ export class SwitchboardClient extends Emitter {
       // The answer to our start: bind the messages typed before it existed. The
       // start's own text is a message of the conversation now, under the same
       // client_id, kept until acked (resent as a message after a reconnect).
-      const { department, ...first } = start;
+      const { department, locale, ...first } = start;
       this.outbox = new Map([...this.outbox].flatMap(([id, e]) => (id !== f.client_id ? [[id, e]]
         : start.text && rec.state !== 'closed' ? [[id, { ...first, type: 'message', conv: f.conv }]] : [])));
       for (const e of this.outbox.values()) if (e.type === 'message' && !e.conv) e.conv = f.conv;
@@ -557,6 +559,7 @@ export class SwitchboardClient extends Emitter {
     const entry = { type: 'start', conv: null, client_id: newClientId(), created: Date.now(), attempts: 0, socket: 0 };
     if (text) entry.text = text;
     if (this.department) entry.department = this.department;
+    if (this.locale) entry.locale = this.locale;
     this.outbox.set(entry.client_id, entry);
     this._save();
     this._flushOutbox();
@@ -578,6 +581,7 @@ export class SwitchboardClient extends Emitter {
         const f = { type: 'start', client_id: e.client_id };
         if (e.text) f.text = e.text;
         if (e.department) f.department = e.department;
+        if (e.locale) f.locale = e.locale;
         if (this._send(f)) e.socket = this._socketNo;
       } else if (e.type === 'leave') {
         const f = { type: 'leave_message', client_id: e.client_id, email: e.email, text: e.text };
@@ -585,7 +589,9 @@ export class SwitchboardClient extends Emitter {
         if (e.department) f.department = e.department;
         if (this._send(f)) e.socket = this._socketNo;
       } else if (e.conv) {
-        if (this._send({ type: 'message', conv: e.conv, client_id: e.client_id, text: e.text })) e.socket = this._socketNo;
+        const f = { type: e.type, conv: e.conv, client_id: e.client_id, text: e.text };
+        if (e.type === 'suggestion') f.entry = e.entry;
+        if (this._send(f)) e.socket = this._socketNo;
       }
     }
   }
@@ -614,6 +620,18 @@ export class SwitchboardClient extends Emitter {
     return entry;
   }
 
+  /** Visitor, bot: a quick reply (bot_options suggestion), stored as our message;
+   *  sent until acked like a message. Returns the outbox entry. */
+  suggest(conv, entry, text) {
+    const e = { type: 'suggestion', conv, client_id: newClientId(), entry, text: wellFormed(String(text)), created: Date.now(), attempts: 0, socket: 0 };
+    this.outbox.set(e.client_id, e);
+    this._save();
+    this._flushOutbox();
+    return e;
+  }
+
+  feedback(conv, helpful) { return this._send({ type: 'feedback', conv, helpful: !!helpful }); }
+  handoff(conv) { return this._send({ type: 'handoff', conv }); }
   typing(conv, on) { return conv ? this._send({ type: 'typing', conv, on: !!on }) : false; }
   take() { return this._send({ type: 'take' }); }
   close(conv) { return this._send({ type: 'close', conv }); }
@@ -675,7 +693,7 @@ export class SwitchboardClient extends Emitter {
 
   /** Unacked messages for conv (null: those waiting for a conversation to start). */
   pending(conv) {
-    return [...this.outbox.values()].filter((e) => (e.type === 'message' && e.conv === (conv || null)) ||
+    return [...this.outbox.values()].filter((e) => ((e.type === 'message' || e.type === 'suggestion') && e.conv === (conv || null)) ||
       (!conv && e.type === 'start' && e.text));
   }
 

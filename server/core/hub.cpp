@@ -121,7 +121,7 @@ void Hub::tick(TimeMs now) {
         hello_deadlines_.pop_front();
         auto it = sessions_.find(sid);
         if (it != sessions_.end() && !it->second.role) {
-            outputs_.push_back(CloseSocket{sid, proto::close_code::hello_timeout});
+            outputs_.push_back(close_out(sid, proto::close_code::hello_timeout));
         }
     }
     router_.tick(now);
@@ -173,6 +173,11 @@ void Hub::on_frame(SessionId sid, std::string_view text, TimeMs now) {
     current_sid_.reset();
 }
 
+void Hub::refuse_token(SessionId sid, std::string message) {
+    error(sid, ErrorCode::bad_token, std::move(message));
+    outputs_.push_back(close_out(sid, proto::close_code::bad_token));
+}
+
 void Hub::handle(SessionId sid, Session& s, proto::Hello& m, TimeMs now) {
     if (s.role) {
         error(sid, ErrorCode::already_hello, "hello was already sent on this connection");
@@ -183,11 +188,7 @@ void Hub::handle(SessionId sid, Session& s, proto::Hello& m, TimeMs now) {
     AgentProfile profile;
     if (m.role == Role::agent) {
         auto who = security_.verify_agent_token(m.token, now);
-        if (!who) {
-            error(sid, ErrorCode::bad_token, "sign-in token is invalid or expired");
-            outputs_.push_back(CloseSocket{sid, proto::close_code::bad_token});
-            return;
-        }
+        if (!who) return refuse_token(sid, "sign-in token is invalid or expired");
         s.principal = who->id;
         s.name = who->name;
         s.supervisor = who->supervisor;
@@ -200,11 +201,7 @@ void Hub::handle(SessionId sid, Session& s, proto::Hello& m, TimeMs now) {
             error(sid, ErrorCode::store_unavailable, "could not read the visitor; retry");
             return;
         }
-        if (!v) {
-            error(sid, ErrorCode::bad_token, "unknown resume token; hello again without one");
-            outputs_.push_back(CloseSocket{sid, proto::close_code::bad_token});
-            return;
-        }
+        if (!v) return refuse_token(sid, "unknown resume token; hello again without one");
         s.principal = v->id;
         s.name = v->name;
     } else {
@@ -307,7 +304,7 @@ void Hub::handle(SessionId sid, Session& s, proto::Start& m, TimeMs now) {
         if (c->state == ConvState::bot) {
             auto& bc = bot_convs_[c->id];
             bc.locale = m.locale;
-            bc.last_visitor_text = m.text;
+            bc.first_visitor_text = m.text;
             if (!m.text.empty()) {
                 std::string client_id = m.client_id.empty() ? "start-" + c->id : m.client_id;
                 if (append(sid, s, *c, client_id, m.text, now)) {
@@ -328,7 +325,12 @@ void Hub::handle(SessionId sid, Session& s, proto::Start& m, TimeMs now) {
     publish_state(*c, m.client_id, {});
     if (!m.text.empty()) {
         std::string client_id = m.client_id.empty() ? "start-" + c->id : m.client_id;
-        append(sid, s, *c, client_id, m.text, now);
+        bool fresh = append(sid, s, *c, client_id, m.text, now);
+        if (fresh && bot_ && c->state == ConvState::bot) {
+            auto& bc = bot_convs_[c->id];
+            if (!m.locale.empty()) bc.locale = m.locale;
+            apply_bot(*c, bot_->on_message(bc.state, m.text, bc.locale), now);
+        }
     }
 }
 
@@ -416,7 +418,7 @@ void Hub::handle(SessionId sid, Session& s, proto::SendMessage& m, TimeMs now) {
     // it stays silent whatever a client sends.
     if (fresh && bot_ && c->state == ConvState::bot && *s.role == Role::visitor) {
         auto& bc = bot_convs_[c->id];
-        bc.last_visitor_text = m.text;
+        if (bc.first_visitor_text.empty()) bc.first_visitor_text = m.text;
         apply_bot(*c, bot_->on_message(bc.state, m.text, bc.locale), now);
     }
 }
@@ -499,7 +501,7 @@ void Hub::handle(SessionId sid, Session& s, proto::Close& m, TimeMs now) {
 // ---- output ------------------------------------------------------------------
 
 void Hub::send(SessionId sid, std::string frame) {
-    outputs_.push_back(Direct{sid, std::make_shared<const std::string>(std::move(frame))});
+    outputs_.push_back(direct_out(sid, std::make_shared<const std::string>(std::move(frame))));
 }
 
 void Hub::error(SessionId sid, ErrorCode code, std::string message, std::string conv,
@@ -509,17 +511,17 @@ void Hub::error(SessionId sid, ErrorCode code, std::string message, std::string 
 }
 
 void Hub::publish(std::string channel, std::string frame, std::optional<Role> skip) {
-    outputs_.push_back(Publish{
-        std::move(channel), Envelope{std::make_shared<const std::string>(std::move(frame)), skip}});
+    outputs_.push_back(publish_out(
+        std::move(channel), Envelope{std::make_shared<const std::string>(std::move(frame)), skip}));
 }
 
 void Hub::publish_state(const Conversation& c, std::string client_id, std::string reason) {
     std::string frame = proto::encode(
         proto::ConversationEvent{summary(c), std::move(client_id), std::move(reason)});
     auto shared = std::make_shared<const std::string>(std::move(frame));
-    outputs_.push_back(Publish{visitor_channel(c.visitor_id), Envelope{shared, std::nullopt}});
+    outputs_.push_back(publish_out(visitor_channel(c.visitor_id), Envelope{shared, std::nullopt}));
     if (!c.agent_id.empty()) {
-        outputs_.push_back(Publish{agent_channel(c.agent_id), Envelope{shared, std::nullopt}});
+        outputs_.push_back(publish_out(agent_channel(c.agent_id), Envelope{shared, std::nullopt}));
     }
 }
 
@@ -575,8 +577,7 @@ void Hub::flush(TimeMs now) {
             }
             std::set<SessionId> owed;
             for (auto& o : outputs_) {
-                if (auto* d = std::get_if<Direct>(&o)) owed.insert(d->sid);
-                if (auto* c = std::get_if<CloseSocket>(&o)) owed.insert(c->sid);
+                if (o.kind != Output::Kind::publish) owed.insert(o.sid);
             }
             owed.insert(writers_.begin(), writers_.end());
             for (auto& a : pending_acks_) owed.insert(a.sid);
@@ -584,7 +585,7 @@ void Hub::flush(TimeMs now) {
             for (SessionId sid : owed) {
                 error(sid, ErrorCode::store_unavailable,
                       "storage failed; reconnect, resume and resend");
-                outputs_.push_back(CloseSocket{sid, proto::close_code::internal_error});
+                outputs_.push_back(close_out(sid, proto::close_code::internal_error));
             }
             left_messages_.clear();  // some of them were never stored
             left_order_.clear();
@@ -611,13 +612,16 @@ void Hub::flush(TimeMs now) {
     auto outputs = std::move(outputs_);
     outputs_.clear();
     for (auto& o : outputs) {
-        if (auto* d = std::get_if<Direct>(&o)) {
-            if (sessions_.count(d->sid)) outbox_.send(d->sid, d->frame);
-        } else if (auto* c = std::get_if<CloseSocket>(&o)) {
-            if (sessions_.count(c->sid)) outbox_.close(c->sid, c->code);
-        } else {
-            auto& p = std::get<Publish>(o);
-            bus_.publish(p.channel, p.envelope);
+        switch (o.kind) {
+            case Output::Kind::direct:
+                if (sessions_.count(o.sid)) outbox_.send(o.sid, o.envelope.frame);
+                break;
+            case Output::Kind::close:
+                if (sessions_.count(o.sid)) outbox_.close(o.sid, o.code);
+                break;
+            case Output::Kind::publish:
+                bus_.publish(o.channel, o.envelope);
+                break;
         }
     }
     if (queue_changed_) {
@@ -1011,7 +1015,7 @@ void Hub::handle(SessionId sid, Session& s, proto::PickSuggestion& m, TimeMs now
     bool fresh = append(sid, s, *c, m.client_id, m.text, now);
     if (!fresh || !bot_ || c->state != ConvState::bot) return;
     auto& bc = bot_convs_[c->id];
-    bc.last_visitor_text = m.text;
+    if (bc.first_visitor_text.empty()) bc.first_visitor_text = m.text;
     apply_bot(*c, bot_->on_suggestion(bc.state, m.entry, bc.state.last_language), now);
 }
 
@@ -1021,7 +1025,7 @@ std::uint64_t Hub::append_bot(Conversation& c, const std::string& text, TimeMs n
     nm.from = Sender::bot;
     nm.author_id = "bot";
     nm.author_name = settings_.bot_name;
-    nm.client_id = "bot-" + security_.random_id();
+    // No client_id: the server never resends its own messages.
     nm.text = text;
     nm.ts = now;
     nm.internal = internal;
@@ -1044,11 +1048,8 @@ void Hub::apply_bot(Conversation& c, const bot::BotDecision& d, TimeMs now) {
     auto& bc = bot_convs_[c.id];
     bc.state = d.state;
     if (d.kind == bot::DecisionKind::silent) return;
+    if (d.kind == bot::DecisionKind::handoff) return hand_off(c, d, now);
     std::uint64_t seq = d.text.empty() ? c.last_seq : append_bot(c, d.text, now);
-    if (d.kind == bot::DecisionKind::handoff) {
-        bc.options.reset();
-        return hand_off(c, d, now);
-    }
     proto::BotOptions options;
     options.conv = c.id;
     options.seq = seq;
@@ -1071,17 +1072,27 @@ void Hub::hand_off(Conversation& c, const bot::BotDecision& d, TimeMs now) {
                                                    std::string(to_string(why)), d.department, {}}));
         return;
     }
+    bc.options.reset();
+    if (!d.text.empty()) append_bot(c, d.text, now);  // "Connecting you with a person…"
     // The agent sees why the bot let go; the visitor does not.
+    static const std::map<bot::HandoffReason, std::string> kWhy = {
+        {bot::HandoffReason::visitor_asked, "the visitor asked for a person"},
+        {bot::HandoffReason::repeated_misses, "the bot could not answer several times in a row"},
+        {bot::HandoffReason::not_helpful, "the visitor found two answers not helpful"},
+    };
+    auto why = kWhy.find(d.reason);
     append_bot(c,
-               "Handed off by the bot: " + std::string(bot::to_string(d.reason)) +
-                   (d.department.empty() ? "" : " (department " + d.department + ")"),
+               "Handed off by the bot: " +
+                   (why != kWhy.end() ? why->second : std::string(bot::to_string(d.reason))) +
+                   " (" + std::string(bot::to_string(d.reason)) + ")" +
+                   (d.department.empty() ? "" : "; department " + d.department + "."),
                now, true);
     c.state = ConvState::waiting;
     c.department = d.department;
     c.queued = now;
     store_update(c);
     publish_state(c, {}, "handoff");
-    QueueRequest request = request_of(c, bc.last_visitor_text);
+    QueueRequest request = request_of(c, bc.first_visitor_text);
     bot_convs_.erase(c.id);
     router_.enqueue(request, now);
 }

@@ -77,19 +77,23 @@ class Hub {
         TimeMs refilled = 0;
         std::set<std::string> channels;
     };
-    struct Direct {
-        SessionId sid;
-        Frame frame;
+    // One queued output of a turn: a frame to a session, a close, or a publish.
+    struct Output {
+        enum class Kind { direct, close, publish } kind = Kind::direct;
+        SessionId sid = 0;       // direct, close
+        std::uint16_t code = 0;  // close
+        std::string channel;     // publish
+        Envelope envelope;       // direct (frame only), publish
     };
-    struct CloseSocket {
-        SessionId sid;
-        std::uint16_t code;
-    };
-    struct Publish {
-        std::string channel;
-        Envelope envelope;
-    };
-    using Output = std::variant<Direct, CloseSocket, Publish>;
+    static Output direct_out(SessionId sid, Frame f) {
+        return {Output::Kind::direct, sid, 0, {}, Envelope{std::move(f), std::nullopt}};
+    }
+    static Output close_out(SessionId sid, std::uint16_t code) {
+        return {Output::Kind::close, sid, code, {}, {}};
+    }
+    static Output publish_out(std::string channel, Envelope e) {
+        return {Output::Kind::publish, 0, 0, std::move(channel), std::move(e)};
+    }
     struct PendingAck {
         SessionId sid;
         std::string conv;
@@ -127,6 +131,8 @@ class Hub {
     std::uint64_t append_bot(Conversation& c, const std::string& text, TimeMs now,
                              bool internal = false);
     bool agent_only(SessionId sid, const Session& s);
+    // bad_token, then close 4001.
+    void refuse_token(SessionId sid, std::string message);
     void route_error(SessionId sid, RouteError e, const std::string& conv);
     // Applies what the router decided: store updates and notifications.
     void apply_routing(TimeMs now);
@@ -187,7 +193,7 @@ class Hub {
     struct BotConversation {
         bot::BotState state;
         std::string locale;
-        std::string last_visitor_text;
+        std::string first_visitor_text;            // shown in the queue after a hand-off
         std::optional<proto::BotOptions> options;  // quick replies of the last bot message
     };
     std::unordered_map<std::string, BotConversation> bot_convs_;

@@ -533,7 +533,9 @@ KnowledgeLoad Server::Impl::reload_knowledge() {
         std::cerr << "switchboard: knowledge base loaded: " << result.entries << " entries from "
                   << settings.kb_dir << "\n";
     } else {
-        std::cerr << "switchboard: knowledge base not reloaded, keeping the previous one:\n";
+        std::cerr << (hub.bot() ? "switchboard: knowledge base not reloaded, keeping the "
+                                  "previous one:\n"
+                                : "switchboard: knowledge base not loaded:\n");
         for (const auto& e : result.errors) std::cerr << "  " << e << "\n";
     }
     return result;

@@ -7,6 +7,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -167,3 +169,46 @@ export async function signIn(page, serverUrl, { email, password }) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- shared by the test files -------------------------------------------------
+
+export const T = { timeout: 60000 };
+export const HOOK = { timeout: 60000 };
+
+/** A setup that fails is reported by every test that needed it (as a failure,
+ *  not as "cancelled"), so the summary's "# fail N" counts it. Returns the
+ *  test function to use in that suite. */
+export function setup(fn) {
+  let error = null;
+  before(async () => { try { await fn(); } catch (e) { error = e; } }, HOOK);
+  return (name, opts, body) => test(name, opts, async (t) => {
+    if (error) throw new Error(`setup failed: ${error.message}`, { cause: error });
+    await body(t);
+  });
+}
+
+export const frameOf = (page) => page.frames().find((f) => /\/chat\.html/.test(f.url()));
+
+/** Texts of the message bubbles in a transcript (page or frame). */
+export const texts = (target) => target.evaluate(() => [...document.querySelectorAll('#log .msg .msg__text')].map((n) => n.textContent));
+
+/** Opens the widget from its launcher; returns the chat's frame locator. */
+export async function openWidget(page) {
+  await page.click('button[aria-controls="switchboard-frame"]');
+  await page.waitForSelector('#switchboard-frame', { state: 'visible' });
+  const chat = chatFrame(page);
+  await chat.locator('#input').waitFor();
+  // chat.js has run: it fills the greeting in
+  await chat.locator('#log .note--greeting').waitFor();
+  return chat;
+}
+
+export async function send(locator, text) {
+  await locator.fill(text);
+  await locator.press('Enter');
+}
+
+export function checkClean(context, label) {
+  assert.deepEqual(context.dialogs, [], `${label}: a dialog opened`);
+  assert.deepEqual(context.pageErrors, [], `${label}: page errors`);
+}

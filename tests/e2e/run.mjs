@@ -2,56 +2,19 @@
 // widget and console. Run: node --test --test-reporter=tap run.mjs
 // Env: SB_BINARY (server binary), SB_SOURCE_DIR (repo root). Screenshots go to
 // tests/e2e/artifacts/.
-import { test, describe, before, after } from 'node:test';
+import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startServer, startShop, launchBrowser, newContext, screenshot, chatFrame, signIn, hashPassword, sleep, DEMO_AGENT,
+  T, HOOK, setup, frameOf, texts, openWidget, send, checkClean,
 } from './lib.mjs';
 import { XSS_PAYLOADS, xssFired, foreignElements } from './payloads.mjs';
 import { measure } from './size.mjs';
 
-const T = { timeout: 60000 };
-const HOOK = { timeout: 60000 };
 let browser;
-
-// A setup that fails is reported by every test that needed it (as a failure,
-// not as "cancelled"), so the summary's "# fail N" counts it.
-function setup(fn) {
-  let error = null;
-  before(async () => { try { await fn(); } catch (e) { error = e; } }, HOOK);
-  return (name, opts, body) => test(name, opts, async (t) => {
-    if (error) throw new Error(`setup failed: ${error.message}`, { cause: error });
-    await body(t);
-  });
-}
 
 setup(async () => { browser = await launchBrowser(); }); // each suite's setup fails without it
 after(async () => { await browser?.close(); }, HOOK);
-
-const frameOf = (page) => page.frames().find((f) => /\/chat\.html/.test(f.url()));
-
-/** Texts of the message bubbles in a transcript (page or frame). */
-const texts = (target) => target.evaluate(() => [...document.querySelectorAll('#log .msg .msg__text')].map((n) => n.textContent));
-
-async function openWidget(page) {
-  await page.click('button[aria-controls="switchboard-frame"]');
-  await page.waitForSelector('#switchboard-frame', { state: 'visible' });
-  const chat = chatFrame(page);
-  await chat.locator('#input').waitFor();
-  // chat.js has run: it fills the greeting in
-  await chat.locator('#log .note--greeting').waitFor();
-  return chat;
-}
-
-async function send(locator, text) {
-  await locator.fill(text);
-  await locator.press('Enter');
-}
-
-function checkClean(context, label) {
-  assert.deepEqual(context.dialogs, [], `${label}: a dialog opened`);
-  assert.deepEqual(context.pageErrors, [], `${label}: page errors`);
-}
 
 test('the widget stays within its size budget', () => {
   const { loader, total, ok } = measure();

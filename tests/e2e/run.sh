@@ -3,7 +3,7 @@
 #   SB_BINARY=build/switchboard SB_SOURCE_DIR=. bash tests/e2e/run.sh
 # Installs playwright-core from package-lock.json only when node_modules is
 # missing (so a second run needs no network), then prints the widget's gzipped
-# sizes and runs run.mjs under node's test runner (TAP, ends "# pass N" /
+# sizes and runs run.mjs and bot.mjs under node's test runner (TAP, ends "# pass N" /
 # "# fail N"; exits non-zero on any failure). Screenshots: tests/e2e/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,4 +16,4 @@ if [[ ! -f node_modules/playwright-core/package.json ]]; then
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 "$npm" ci --no-audit --no-fund --prefer-offline
 fi
 "$node" size.mjs
-exec "$node" --test --test-reporter=tap --test-concurrency=1 run.mjs
+exec "$node" --test --test-reporter=tap --test-concurrency=1 run.mjs bot.mjs

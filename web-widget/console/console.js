@@ -12,6 +12,7 @@ const STRINGS = {
   offline: 'Offline',
   sending: 'Sending', sent: 'Sent', delivered: 'Delivered', read: 'Read', failed: 'Not sent',
   visitor: 'Visitor', agent: 'Agent', bot: 'Bot',
+  botName: (name) => (name ? `${name} (bot)` : 'Bot'),
   waiting: 'Waiting', active: 'Active', closed: 'Closed',
   badCredentials: 'Wrong email or password.',
   unreachable: 'Cannot reach the server. Try again.',
@@ -92,7 +93,11 @@ let offline = [];         // offline messages, as last sent by the server
 
 const view = new TranscriptView($.log, {
   mine: (m) => m.from === 'agent' && !m.internal,
-  label: (m) => (m.internal ? t('noteBy', m.author) : m.author || (m.from === 'agent' && myName) || t(m.from)),
+  // the bot's messages (its answers, the hand-off note) are labelled as the bot's
+  label: (m) => {
+    const author = m.from === 'bot' ? t('botName', m.author) : m.author;
+    return m.internal ? t('noteBy', author) : author || (m.from === 'agent' && myName) || t(m.from);
+  },
   t,
   time,
 });
