@@ -1,4 +1,6 @@
 // switchboard: configuration and wiring only.
+#include <malloc.h>
+
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -53,6 +55,11 @@ int main(int argc, char** argv) {
     }
     const auto& s = *parsed.settings;
     std::signal(SIGPIPE, SIG_IGN);
+    // SQLite frees its statement journal at the top of the heap every
+    // transaction; without these glibc returns and re-asks that memory from
+    // the kernel twice per message (measured: BENCHMARKS.md).
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_TOP_PAD, 16 << 20);
 
     try {
         std::filesystem::create_directories(s.data_dir);

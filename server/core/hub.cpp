@@ -230,7 +230,9 @@ void Hub::handle(SessionId sid, Session& s, proto::Hello& m, TimeMs now) {
     if (m.role == Role::agent) {
         join(sid, s, agent_channel(s.principal));
         join(sid, s, kAgentsChannel);
-        queue_changed_ = true;  // the new session gets the queue with everyone else
+        // Only this session needs the queue now: a broadcast per sign-in
+        // would cost every agent a frame (K² frames when K agents connect).
+        send(sid, proto::encode(queue_event(router_.queue(now))));
         router_.agent_connected(profile, now);
         agents_changed_.insert(s.principal);
         // Offers still open for this agent (a reconnecting console).
@@ -944,8 +946,7 @@ void Hub::apply_routing(TimeMs now) {
 
 // Agents get the whole queue in service order (with per-department counts);
 // each waiting visitor gets their own position and estimated wait when it moves.
-void Hub::publish_queue(TimeMs now) {
-    auto views = router_.queue(now);
+proto::QueueEvent Hub::queue_event(const std::vector<QueueView>& views) const {
     proto::QueueEvent q;
     std::map<std::string, std::size_t> counts;
     for (const auto& v : views) {
@@ -955,8 +956,19 @@ void Hub::publish_queue(TimeMs now) {
         ++counts[v.department];
     }
     q.counts.assign(counts.begin(), counts.end());
-    bus_.publish(kAgentsChannel,
-                 Envelope{std::make_shared<const std::string>(proto::encode(q)), {}});
+    return q;
+}
+
+void Hub::publish_queue(TimeMs now) {
+    auto views = router_.queue(now);
+    // Agents hear about the queue only when what they see of it changed
+    // (an agent signing in, for one, changes nothing they see).
+    std::string frame = proto::encode(queue_event(views));
+    if (frame != last_queue_frame_) {
+        last_queue_frame_ = frame;
+        bus_.publish(kAgentsChannel,
+                     Envelope{std::make_shared<const std::string>(std::move(frame)), {}});
+    }
     for (const auto& v : views) {
         auto c = open_.find(v.conv);
         if (c == open_.end()) continue;

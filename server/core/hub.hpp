@@ -139,6 +139,7 @@ class Hub {
     void store_update(const Conversation& c);
     void detach_agent(const std::string& conv, const std::string& agent);
     void publish_queue(TimeMs now);
+    proto::QueueEvent queue_event(const std::vector<QueueView>& views) const;
     void publish_offline();
 
     // Finds a conversation the session may act on, or queues the right error.
@@ -198,6 +199,7 @@ class Hub {
     };
     std::unordered_map<std::string, BotConversation> bot_convs_;
     bool queue_changed_ = false;
+    std::string last_queue_frame_;  // the queue as agents last heard it
     bool offline_changed_ = false;
     std::set<std::string> agents_changed_;
     // Last position/wait told to each waiting visitor: only changes are sent.
