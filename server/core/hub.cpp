@@ -278,6 +278,7 @@ void Hub::handle(SessionId sid, Session& s, proto::Start& m, TimeMs now) {
         fresh.visitor_name = s.name;
         fresh.state = bot_ ? ConvState::bot : ConvState::waiting;
         fresh.department = m.department;
+        fresh.priority = router_.priority_of(m.department);
         fresh.created = now;
         fresh.queued = now;
         std::string previous_agent;
@@ -1101,6 +1102,7 @@ void Hub::hand_off(Conversation& c, const bot::BotDecision& d, TimeMs now) {
                now, true);
     c.state = ConvState::waiting;
     c.department = d.department;
+    c.priority = router_.priority_of(d.department);
     c.queued = now;
     store_update(c);
     publish_state(c, {}, "handoff");

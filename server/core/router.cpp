@@ -308,6 +308,11 @@ void Router::agent_activity(std::string_view agent, TimeMs now) {
 
 // ---- conversations ------------------------------------------------------------------
 
+int Router::priority_of(std::string_view department) const {
+    auto it = settings_.department_priority.find(std::string(department));
+    return it == settings_.department_priority.end() ? 0 : it->second;
+}
+
 Unavailable Router::availability(std::string_view department, TimeMs now) const {
     auto hours = settings_.hours.find(std::string(department));
     if (hours == settings_.hours.end()) hours = settings_.hours.find("");

@@ -59,13 +59,16 @@ bool is_open(const WeeklyHours& hours, TimeMs now);
 
 struct RoutingSettings {
     AssignMode mode = AssignMode::auto_assign;
-    int default_capacity = 3;               // per agent, unless the account says otherwise
-    TimeMs offer_timeout_ms = 30'000;       // offer mode: time to accept
-    TimeMs drop_grace_ms = 60'000;          // a dropped agent keeps their chats this long
-    TimeMs auto_away_ms = 15 * 60'000;      // idle online agent turns away; 0 = never
-    bool prefer_last_agent = true;          // returning visitor → their previous agent
-    std::size_t max_queue = 50;             // per department; longer → leave a message
-    bool queue_without_agents = false;      // queue even when no agent is online
+    int default_capacity = 3;           // per agent, unless the account says otherwise
+    TimeMs offer_timeout_ms = 30'000;   // offer mode: time to accept
+    TimeMs drop_grace_ms = 60'000;      // a dropped agent keeps their chats this long
+    TimeMs auto_away_ms = 15 * 60'000;  // idle online agent turns away; 0 = never
+    bool prefer_last_agent = true;      // returning visitor → their previous agent
+    std::size_t max_queue = 50;         // per department; longer → leave a message
+    bool queue_without_agents = false;  // queue even when no agent is online
+    // Queue priority of a conversation by its department (higher is served
+    // first); departments not listed get 0.
+    std::map<std::string, int> department_priority;
     TimeMs default_handle_ms = 5 * 60'000;  // seeds the wait estimate
     // Opening hours by department; the entry "" applies to departments without
     // their own. No entry at all = always open.
@@ -183,6 +186,7 @@ class Router {
     void agent_activity(std::string_view agent, TimeMs now);
 
     // ---- conversations ----
+    int priority_of(std::string_view department) const;
     // Can a new conversation for this department be queued now?
     Unavailable availability(std::string_view department, TimeMs now) const;
     void enqueue(const QueueRequest& request, TimeMs now);

@@ -255,6 +255,26 @@ const std::map<std::string, Option>& options() {
           [](Settings& s, const std::string& v) {
               return parse_uint(v, s.bot_settings.max_not_helpful, 100);
           }}},
+        {"--department-priority",
+         {"queue priority by department, e.g. vip=5,billing=1 (higher is "
+          "served first; others 0)",
+          [](Settings& s, const std::string& v) {
+              std::stringstream ss(v);
+              std::string item;
+              while (std::getline(ss, item, ',')) {
+                  auto eq = item.find('=');
+                  if (eq == std::string::npos || eq == 0) return false;
+                  int p = 0;
+                  const std::string num = item.substr(eq + 1);
+                  auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), p);
+                  if (ec != std::errc{} || end != num.data() + num.size() || p < -1000 ||
+                      p > 1000) {
+                      return false;
+                  }
+                  s.hub.routing.department_priority[item.substr(0, eq)] = p;
+              }
+              return true;
+          }}},
         {"--business-hours",
          {"JSON file of opening hours per department (default: always open; "
           "see docs/ROUTING.md)",

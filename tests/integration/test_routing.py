@@ -880,5 +880,27 @@ class CapacityConcurrencyTest(unittest.TestCase):
             await self._round(rnd)
 
 
+
+class PriorityTest(unittest.TestCase):
+
+    @async_test(30)
+    async def test_department_priority_is_served_first(self):
+        team = agents_of(1, 2)
+        with h.Server(args("manual", "on", "--department-priority", "vip=5"), agents=team) as srv:
+            plain = await h.visitor(srv, name="Plain")
+            first = await start(plain)
+            vip = await h.visitor(srv, name="Vip")
+            second = await start(vip, department="vip")
+            self.assertEqual(second["department"], "vip", second)
+            ag = await login_agent(srv, team[0])
+            await until([ag], lambda: queue_convs(ag) == [second["conv"], first["conv"]],
+                        what="the vip conversation ahead in the queue")
+            await ag.send({"type": "take"})
+            got = await ag.recv("conversation", where=lambda m: m.get("state") == "active")
+            self.assertEqual(got["conv"], second["conv"], got)
+            for c in (plain, vip, ag):
+                await c.close()
+
+
 if __name__ == "__main__":
     h.run_tests(__file__)

@@ -1159,3 +1159,24 @@ TEST_CASE("after a failed commit the rebuilt router keeps capacity") {
     CHECK(n.got(a2, "conversation").empty());
     CHECK(name(store.durable_conversation(c1)->state) == "waiting");
 }
+
+TEST_CASE("department priority: a configured department is served ahead of earlier arrivals") {
+    FakeStore store;
+    HubSettings settings = routing(AssignMode::manual, true);
+    settings.routing.department_priority = {{"vip", 5}};
+    Node n(store, settings);
+    auto plain = n.visitor("Asha");
+    const std::string first = n.start(plain.sid, "s1", "", "");
+    n.advance(1'000);
+    auto vip = n.visitor("Bo");
+    const std::string second = n.start(vip.sid, "s1", "", "vip");
+    CHECK(store.durable_conversation(second)->priority == 5);
+    CHECK(store.durable_conversation(first)->priority == 0);
+    auto queue = n.hub.router().queue(n.now);
+    REQUIRE(queue.size() == 2);
+    CHECK(queue[0].conv == second);  // priority first, though it came later
+    CHECK(queue[1].conv == first);
+    SessionId agent = n.agent("a1", "Deniz");
+    n.turn(agent, json{{"type", "take"}});
+    CHECK(n.hub.router().owner(second) == std::optional<std::string>("a1"));
+}
