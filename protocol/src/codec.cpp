@@ -184,8 +184,10 @@ DecodeResult decode_start(Fields& f) {
     return f.result(std::move(m));
 }
 
-DecodeResult decode_message(Fields& f) {
-    SendMessage m;
+// "message" and "note" carry the same fields.
+template <class T>
+DecodeResult decode_text_frame(Fields& f) {
+    T m;
     f.id("conv", Need::required, m.conv);
     f.id("client_id", Need::required, m.client_id);
     f.text("text", Need::required, f.limits().max_text_bytes, false, m.text);
@@ -295,7 +297,8 @@ DecodeResult decode_object(const json& obj, const Limits& limits) {
         return f.error();
     }
     const auto& t = type->get_ref<const std::string&>();
-    if (t == "message") return decode_message(f);
+    if (t == "message") return decode_text_frame<SendMessage>(f);
+    if (t == "note") return decode_text_frame<Note>(f);
     if (t == "typing") return decode_typing(f);
     if (t == "receipt") return decode_receipt(f);
     if (t == "resume") return decode_resume(f);

@@ -750,6 +750,18 @@ void Hub::route_error(SessionId sid, RouteError e, const std::string& conv) {
     }
 }
 
+// A private note: stored and sequenced like a message, for agents only.
+void Hub::handle(SessionId sid, Session& s, proto::Note& m, TimeMs now) {
+    if (*s.role != Role::agent) {
+        error(sid, ErrorCode::forbidden, "agents only", m.conv, m.client_id);
+        return;
+    }
+    std::optional<Conversation> closed;
+    Conversation* c = writable(sid, s, m.conv, false, closed, m.client_id);
+    if (!c) return;
+    append(sid, s, *c, m.client_id, m.text, now, true);
+}
+
 void Hub::handle(SessionId sid, Session& s, proto::SetPresence& m, TimeMs now) {
     if (!agent_only(sid, s)) return;
     Presence p = m.status == proto::AgentStatus::online ? Presence::online

@@ -123,6 +123,7 @@ class Hub {
     void handle(SessionId sid, Session& s, proto::Feedback& m, TimeMs now);
     void handle(SessionId sid, Session& s, proto::Handoff& m, TimeMs now);
     void handle(SessionId sid, Session& s, proto::PickSuggestion& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::Note& m, TimeMs now);
     // The conversation if the visitor may talk to the bot in it now.
     Conversation* with_bot(SessionId sid, const Session& s, const std::string& conv,
                            const std::string& client_id = {});

@@ -218,5 +218,35 @@ class ChatTest(unittest.TestCase):
             await h.take(ag, expect_conv=ev["conv"], v=v)
 
 
+class NoteTest(unittest.TestCase):
+
+    @async_test(60)
+    async def test_private_note_reaches_agents_never_the_visitor(self):
+        with h.Server() as srv:
+            v, ag, conv = await h.pair(srv)
+            # visitor follows the conversation (it started it)
+            await ag.send({"type": "note", "conv": conv, "client_id": "n-1",
+                           "text": "VIP customer, be generous"})
+            ack = await ag.recv("ack", where=lambda m: m.get("client_id") == "n-1")
+            note = await h.recv_message(ag, conv, seq=ack["seq"])
+            self.assertTrue(note.get("internal"), note)
+            self.assertEqual(note.get("from"), "agent", note)
+            # the visitor gets the next message, not the note
+            a2 = await h.say(ag, conv, "How can I help?")
+            m = await h.recv_message(v, conv)
+            self.assertEqual(m.get("seq"), a2["seq"], m)
+            self.assertEqual(m.get("text"), "How can I help?", m)
+            # nor on resume
+            msgs, _ = await h.resume(v, conv, 0)
+            self.assertNotIn(ack["seq"], [x.get("seq") for x in msgs], msgs)
+            self.assertFalse(any(x.get("internal") for x in msgs), msgs)
+            # a visitor cannot write notes
+            await v.send({"type": "note", "conv": conv, "client_id": "n-2", "text": "hi"})
+            err = await v.recv("error", where=lambda e: e.get("client_id") == "n-2")
+            self.assertEqual(err.get("code"), "forbidden", err)
+            for c in (v, ag):
+                await c.close()
+
+
 if __name__ == "__main__":
     h.run_tests(__file__)

@@ -102,6 +102,23 @@ TEST_CASE("message: all fields") {
               .text == " ");
 }
 
+TEST_CASE("note: the fields of a message, and the same errors") {
+    const auto n = decode_ok<Note>(R"({"type":"note","conv":"c1","client_id":"n-1","text":"VIP"})");
+    CHECK(n.conv == "c1");
+    CHECK(n.client_id == "n-1");
+    CHECK(n.text == "VIP");
+    expect_error(R"({"type":"note","conv":"c1","client_id":"n-1"})", ErrorCode::missing_field,
+                 "text");
+    expect_error(R"({"type":"note","conv":"c1","text":"x"})", ErrorCode::missing_field,
+                 "client_id");
+    expect_error(R"({"type":"note","conv":"c1","client_id":"n-1","text":""})", ErrorCode::bad_field,
+                 "text");
+    Limits small;
+    small.max_text_bytes = 3;
+    expect_error(R"({"type":"note","conv":"c1","client_id":"n-1","text":"abcd"})",
+                 ErrorCode::too_long, "text", small);
+}
+
 TEST_CASE("typing: on and off") {
     auto t = decode_ok<Typing>(R"({"type":"typing","conv":"c1","on":true})");
     CHECK(t.conv == "c1");

@@ -154,9 +154,18 @@ struct PickSuggestion {
     std::string text;   // not empty, at most max_text_bytes
 };
 
-using ClientMessage = std::variant<Hello, Start, SendMessage, Typing, Receipt, Resume, Take, Close,
-                                   SetPresence, Accept, Decline, Transfer, LeaveMessage,
-                                   OfflineList, OfflineHandled, Feedback, Handoff, PickSuggestion>;
+// Agent writes a private note in a conversation: stored as an internal
+// message, never sent to the visitor.
+struct Note {
+    std::string conv;
+    std::string client_id;
+    std::string text;
+};
+
+using ClientMessage =
+    std::variant<Hello, Start, SendMessage, Typing, Receipt, Resume, Take, Close, SetPresence,
+                 Accept, Decline, Transfer, LeaveMessage, OfflineList, OfflineHandled, Feedback,
+                 Handoff, PickSuggestion, Note>;
 
 // ---- errors ----------------------------------------------------------------
 
