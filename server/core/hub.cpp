@@ -845,17 +845,12 @@ void Hub::handle(SessionId sid, Session& s, proto::LeaveMessage& m, TimeMs now) 
 
 void Hub::handle(SessionId sid, Session& s, proto::OfflineList&, TimeMs) {
     if (!agent_only(sid, s)) return;
-    proto::OfflineMessages list;
-    try {
-        for (auto& m : store_.offline_messages(true, settings_.offline_list_limit)) {
-            list.items.push_back(
-                {m.id, m.name, m.email, m.department, m.text, m.created, m.handled, m.handled_by});
-        }
-    } catch (const StoreError&) {
+    auto list = offline_list();
+    if (!list) {
         error(sid, ErrorCode::store_unavailable, "could not read offline messages; retry");
         return;
     }
-    send(sid, proto::encode(list));
+    send(sid, std::move(*list));
 }
 
 void Hub::handle(SessionId sid, Session& s, proto::OfflineHandled& m, TimeMs now) {
@@ -996,7 +991,9 @@ void Hub::publish_queue(TimeMs now) {
     }
 }
 
-void Hub::publish_offline() {
+// The offline messages as agents see them (handled ones too), encoded; empty
+// when the store cannot be read.
+std::optional<std::string> Hub::offline_list() {
     proto::OfflineMessages list;
     try {
         for (auto& m : store_.offline_messages(true, settings_.offline_list_limit)) {
@@ -1004,10 +1001,16 @@ void Hub::publish_offline() {
                 {m.id, m.name, m.email, m.department, m.text, m.created, m.handled, m.handled_by});
         }
     } catch (const StoreError&) {
-        return;
+        return std::nullopt;
     }
+    return proto::encode(list);
+}
+
+void Hub::publish_offline() {
+    auto list = offline_list();
+    if (!list) return;
     bus_.publish(kAgentsChannel,
-                 Envelope{std::make_shared<const std::string>(proto::encode(list)), {}});
+                 Envelope{std::make_shared<const std::string>(std::move(*list)), {}});
 }
 
 // ---- bot -------------------------------------------------------------------------

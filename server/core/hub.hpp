@@ -142,6 +142,7 @@ class Hub {
     void publish_queue(TimeMs now);
     proto::QueueEvent queue_event(const std::vector<QueueView>& views) const;
     void publish_offline();
+    std::optional<std::string> offline_list();
 
     // Finds a conversation the session may act on, or queues the right error.
     Conversation* writable(SessionId sid, const Session& s, const std::string& conv,
