@@ -72,6 +72,9 @@ int main(int argc, char** argv) {
         auto key = sb::net::load_or_create_key(std::filesystem::path(s.data_dir) / "token.key");
         sb::net::Auth auth(std::move(agents), std::move(key),
                            static_cast<sb::core::TimeMs>(s.token_ttl_s) * 1000);
+        if (!s.identity_secret_file.empty()) {
+            auth.set_identity_secret(sb::net::load_identity_secret(s.identity_secret_file));
+        }
         sb::store::SqliteStore store(
             (std::filesystem::path(s.data_dir) / "switchboard.db").string(),
             s.sqlite_full_sync ? sb::store::Durability::full : sb::store::Durability::normal);

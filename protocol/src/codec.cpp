@@ -1,5 +1,8 @@
 // Client -> server decoding. Never throws: every frame becomes a typed
 // message or a DecodeError whose code and field PROTOCOL.md documents.
+#include <algorithm>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "switchboard/protocol.hpp"
@@ -22,6 +25,54 @@ bool is_valid_locale(std::string_view s) {
     return true;
 }
 
+// canned_save.shortcut: [A-Za-z0-9_-] only (typed after a '/' in the console);
+// emptiness and length are checked separately.
+bool is_valid_shortcut(std::string_view s) {
+    for (const char c : s) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '_' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+// hello.signature: lowercase hex, as an HMAC library prints it.
+bool is_lower_hex(std::string_view s) {
+    for (const char c : s) {
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    }
+    return true;
+}
+
+// nlohmann::json keeps an object's members sorted by key, so the order in
+// which the host page listed its attributes is recovered by parsing the frame
+// once more, recording the keys of the top-level "attributes" member. Only a
+// hello with two or more attributes pays for it, once per connection.
+std::vector<std::string> attribute_keys_in_order(std::string_view frame) {
+    std::vector<std::string> keys;
+    bool in_attributes = false;
+    const json::parser_callback_t record = [&](int depth, json::parse_event_t event, json& parsed) {
+        if (event != json::parse_event_t::key) return true;
+        if (depth == 1) {
+            in_attributes = parsed == "attributes";
+            if (in_attributes) keys.clear();  // a repeated member: the last one counts
+            return in_attributes;             // build nothing else
+        }
+        if (depth == 2 && in_attributes) keys.push_back(parsed.get<std::string>());
+        return true;
+    };
+    // Only the attributes member is built; the keys are what counts.
+    [[maybe_unused]] const json kept = json::parse(frame, record, /*allow_exceptions=*/false);
+    // A key sent twice keeps its first place (its last value, as in the DOM).
+    std::vector<std::string> unique;
+    unique.reserve(keys.size());
+    for (auto& k : keys) {
+        if (std::find(unique.begin(), unique.end(), k) == unique.end())
+            unique.push_back(std::move(k));
+    }
+    return unique;
+}
+
 std::string quoted(std::string_view field) {
     std::string s;
     s.reserve(field.size() + 2);
@@ -35,7 +86,9 @@ std::string quoted(std::string_view field) {
 // every later read becomes a no-op, so a decoder is a flat list of reads.
 class Fields {
   public:
-    Fields(const json& obj, const Limits& limits) : obj_(obj), limits_(limits) {}
+    // `frame` is the text `obj` was parsed from (see attributes()).
+    Fields(const json& obj, std::string_view frame, const Limits& limits)
+        : obj_(obj), frame_(frame), limits_(limits) {}
 
     const Limits& limits() const { return limits_; }
     bool failed() const { return error_.has_value(); }
@@ -92,9 +145,14 @@ class Fields {
 
     // Conversation and client ids.
     void id(std::string_view name, Need need, std::string& out) {
-        const std::string* s = string(name, need, limits_.max_id_bytes);
+        id(name, need, limits_.max_id_bytes, out);
+    }
+
+    // Id-like values with a fixed limit: knowledge-base entries, resolution tags.
+    void id(std::string_view name, Need need, std::size_t max_bytes, std::string& out) {
+        const std::string* s = string(name, need, max_bytes);
         if (!s) return;
-        if (!is_valid_id(*s, limits_.max_id_bytes)) {
+        if (!is_valid_id(*s, max_bytes)) {
             fail(ErrorCode::bad_field, name,
                  quoted(name) + " must be a non-empty string of [A-Za-z0-9._:-]");
             return;
@@ -112,6 +170,27 @@ class Fields {
         } else {
             fail(ErrorCode::bad_field, name, quoted(name) + " must be a non-negative integer");
         }
+    }
+
+    // An integer in [min, max] (max >= 0); a fraction, a string or a number
+    // out of range is bad_field.
+    void integer(std::string_view name, Need need, int min, int max, int& out) {
+        const json* v = find(name, need);
+        if (!v) return;
+        std::optional<std::int64_t> n;
+        if (v->is_number_unsigned()) {
+            const auto u = v->get<std::uint64_t>();
+            if (u <= static_cast<std::uint64_t>(max)) n = static_cast<std::int64_t>(u);
+        } else if (v->is_number_integer()) {
+            n = v->get<std::int64_t>();
+        }
+        if (!n || *n < min || *n > max) {
+            fail(ErrorCode::bad_field, name,
+                 quoted(name) + " must be an integer from " + std::to_string(min) + " to " +
+                     std::to_string(max));
+            return;
+        }
+        out = static_cast<int>(*n);
     }
 
     void boolean(std::string_view name, Need need, bool& out) {
@@ -139,6 +218,64 @@ class Fields {
         out = *value;
     }
 
+    // hello.attributes: an object of at most kMaxAttributes members, each an
+    // id-like key (kMaxAttributeKeyBytes) to a string (kMaxAttributeValueBytes),
+    // kept in the order sent and checked in that order.
+    void attributes(std::string_view name, Attributes& out) {
+        const json* v = find(name, Need::optional);
+        if (!v) return;
+        if (!v->is_object()) {
+            fail(ErrorCode::bad_field, name, quoted(name) + " must be an object of strings");
+            return;
+        }
+        if (v->size() > kMaxAttributes) {
+            fail(ErrorCode::too_long, name,
+                 quoted(name) + " has more than " + std::to_string(kMaxAttributes) + " members");
+            return;
+        }
+        std::vector<std::string> keys;
+        if (v->size() > 1) keys = attribute_keys_in_order(frame_);
+        const auto in_dom = [&](const std::string& k) { return v->contains(k); };
+        if (keys.size() != v->size() || !std::all_of(keys.begin(), keys.end(), in_dom)) {
+            keys.clear();  // one member (or, never, two parses that disagree): the DOM's order
+            for (const auto& item : v->items()) keys.push_back(item.key());
+        }
+        Attributes result;
+        result.reserve(keys.size());
+        for (auto& key : keys) {
+            const auto it = v->find(key);
+            if (key.size() > kMaxAttributeKeyBytes) {
+                fail(ErrorCode::too_long, name,
+                     quoted(name) + " has a key longer than " +
+                         std::to_string(kMaxAttributeKeyBytes) + " bytes");
+                return;
+            }
+            if (!is_valid_id(key, kMaxAttributeKeyBytes)) {
+                fail(ErrorCode::bad_field, name,
+                     quoted(name) + " keys must be non-empty strings of [A-Za-z0-9._:-]");
+                return;
+            }
+            const std::string member = quoted(name) + " member '" + key + "'";
+            if (!it->is_string()) {
+                fail(ErrorCode::bad_field, name, member + " must be a string");
+                return;
+            }
+            const auto& value = it->get_ref<const std::string&>();
+            if (value.size() > kMaxAttributeValueBytes) {
+                fail(ErrorCode::too_long, name,
+                     member + " is longer than " + std::to_string(kMaxAttributeValueBytes) +
+                         " bytes");
+                return;
+            }
+            if (!is_valid_utf8(value)) {
+                fail(ErrorCode::bad_utf8, name, member + " is not valid UTF-8");
+                return;
+            }
+            result.emplace_back(std::move(key), value);
+        }
+        out = std::move(result);
+    }
+
     DecodeResult error() { return std::move(*error_); }
 
     template <class Message>
@@ -149,6 +286,7 @@ class Fields {
 
   private:
     const json& obj_;
+    std::string_view frame_;
     const Limits& limits_;
     std::optional<DecodeError> error_;
 };
@@ -168,6 +306,31 @@ DecodeResult decode_hello(Fields& f) {
     f.text("token", Need::optional, l.max_token_bytes, true, m.token);
     f.text("name", Need::optional, l.max_name_bytes, true, m.name);
     f.text("email", Need::optional, l.max_name_bytes, true, m.email);
+    // Verified identity: both or neither.
+    f.text("user_id", Need::optional, l.max_name_bytes, false, m.user_id);
+    if (const std::string* s = f.string("signature", Need::optional, kSignatureHexBytes)) {
+        if (s->size() == kSignatureHexBytes && is_lower_hex(*s)) {
+            m.signature = *s;
+        } else {
+            f.fail(ErrorCode::bad_field, "signature",
+                   "'signature' must be 64 lowercase hex digits (HMAC-SHA256 of 'user_id')");
+        }
+    }
+    if (!f.failed() && m.user_id.empty() != m.signature.empty()) {
+        if (m.signature.empty()) {
+            f.fail(ErrorCode::bad_field, "signature", "'signature' is required with 'user_id'");
+        } else {
+            f.fail(ErrorCode::bad_field, "user_id", "'user_id' is required with 'signature'");
+        }
+    }
+    f.attributes("attributes", m.attributes);
+    f.text("page", Need::optional, kMaxPageBytes, true, m.page);
+    f.text("language", Need::optional, kMaxLocaleBytes, true, m.language);
+    if (!f.failed() && !is_valid_locale(m.language)) {
+        f.fail(ErrorCode::bad_field, "language",
+               "'language' must be a language tag of [A-Za-z0-9-], e.g. \"tr\" or \"tr-TR\"");
+    }
+    f.text("user_agent", Need::optional, kMaxUserAgentBytes, true, m.user_agent);
     return f.result(std::move(m));
 }
 
@@ -223,7 +386,14 @@ DecodeResult decode_presence(Fields& f) {
     return f.result(std::move(m));
 }
 
-// close, accept, decline, handoff: just a conversation id.
+DecodeResult decode_close(Fields& f) {
+    Close m;
+    f.id("conv", Need::required, m.conv);
+    f.id("resolution", Need::optional, kMaxTagBytes, m.resolution);
+    return f.result(std::move(m));
+}
+
+// accept, decline, handoff, visitor_info: just a conversation id.
 template <class Message>
 DecodeResult decode_conv_only(Fields& f) {
     Message m;
@@ -276,20 +446,43 @@ DecodeResult decode_suggestion(Fields& f) {
     PickSuggestion m;
     f.id("conv", Need::required, m.conv);
     f.id("client_id", Need::required, m.client_id);
-    if (const std::string* s = f.string("entry", Need::required, kMaxEntryBytes)) {
-        if (is_valid_id(*s, kMaxEntryBytes)) {
-            m.entry = *s;
-        } else {
-            f.fail(ErrorCode::bad_field, "entry",
-                   "'entry' must be a non-empty string of [A-Za-z0-9._:-]");
-        }
-    }
+    f.id("entry", Need::required, kMaxEntryBytes, m.entry);
     f.text("text", Need::required, f.limits().max_text_bytes, false, m.text);
     return f.result(std::move(m));
 }
 
-DecodeResult decode_object(const json& obj, const Limits& limits) {
-    Fields f(obj, limits);
+DecodeResult decode_rate(Fields& f) {
+    Rate m;
+    f.id("conv", Need::required, m.conv);
+    f.integer("score", Need::required, 1, 5, m.score);
+    f.text("comment", Need::optional, kMaxCommentBytes, true, m.comment);
+    return f.result(std::move(m));
+}
+
+DecodeResult decode_canned_save(Fields& f) {
+    CannedSave m;
+    f.id("id", Need::optional, m.id);
+    if (const std::string* s = f.string("shortcut", Need::required, kMaxShortcutBytes)) {
+        if (!s->empty() && is_valid_shortcut(*s)) {
+            m.shortcut = *s;
+        } else {
+            f.fail(ErrorCode::bad_field, "shortcut",
+                   "'shortcut' must be a non-empty string of [A-Za-z0-9_-]");
+        }
+    }
+    f.text("text", Need::required, f.limits().max_text_bytes, false, m.text);
+    f.boolean("shared", Need::optional, m.shared);
+    return f.result(std::move(m));
+}
+
+DecodeResult decode_canned_delete(Fields& f) {
+    CannedDelete m;
+    f.id("id", Need::required, m.id);
+    return f.result(std::move(m));
+}
+
+DecodeResult decode_object(const json& obj, std::string_view frame, const Limits& limits) {
+    Fields f(obj, frame, limits);
     const json* type = f.find("type", Need::required);
     if (!type) return f.error();
     if (!type->is_string()) {
@@ -305,7 +498,7 @@ DecodeResult decode_object(const json& obj, const Limits& limits) {
     if (t == "hello") return decode_hello(f);
     if (t == "start") return decode_start(f);
     if (t == "take") return ClientMessage(Take{});
-    if (t == "close") return decode_conv_only<Close>(f);
+    if (t == "close") return decode_close(f);
     if (t == "presence") return decode_presence(f);
     if (t == "accept") return decode_conv_only<Accept>(f);
     if (t == "decline") return decode_conv_only<Decline>(f);
@@ -316,6 +509,11 @@ DecodeResult decode_object(const json& obj, const Limits& limits) {
     if (t == "feedback") return decode_feedback(f);
     if (t == "handoff") return decode_conv_only<Handoff>(f);
     if (t == "suggestion") return decode_suggestion(f);
+    if (t == "rate") return decode_rate(f);
+    if (t == "visitor_info") return decode_conv_only<VisitorInfoQuery>(f);
+    if (t == "canned_list") return ClientMessage(CannedList{});
+    if (t == "canned_save") return decode_canned_save(f);
+    if (t == "canned_delete") return decode_canned_delete(f);
     return DecodeError{ErrorCode::unknown_type, "type", "unknown message type", {}, {}};
 }
 
@@ -350,7 +548,7 @@ DecodeResult decode_frame(std::string_view frame, const Limits& limits) {
     }
     if (!doc.is_object())
         return DecodeError{ErrorCode::bad_json, "", "frame is not a JSON object", {}, {}};
-    DecodeResult r = decode_object(doc, limits);
+    DecodeResult r = decode_object(doc, frame, limits);
     if (auto* e = std::get_if<DecodeError>(&r)) add_echoes(*e, doc, limits);
     return r;
 }

@@ -15,7 +15,8 @@ void summary_fields(JsonWriter& w, const ConvSummary& s) {
         .str("agent_name", s.agent_name)
         .str("visitor_name", s.visitor_name)
         .str("department", s.department)
-        .str("agent_id", s.agent_id);
+        .str("agent_id", s.agent_id)
+        .str_if("resolution", s.resolution);
 }
 
 }  // namespace
@@ -37,7 +38,10 @@ std::string encode(const Welcome& m) {
         summary_fields(w, c);
         w.end_object();
     }
-    return w.end_array().end_object().take();
+    w.end_array();
+    if (m.supervisor) w.flag("supervisor", true);
+    if (m.verified) w.flag("verified", true);
+    return w.end_object().take();
 }
 
 std::string encode(const Ack& m) {
@@ -233,6 +237,133 @@ std::string encode(const BotOptions& m) {
     for (const auto& s : m.suggestions)
         w.begin_object().str("entry", s.entry).str("title", s.title).end_object();
     return w.end_array().flag("offer_handoff", m.offer_handoff).end_object().take();
+}
+
+std::string encode(const Rated& m) {
+    JsonWriter w;
+    return w.begin_object()
+        .str("type", "rated")
+        .str("conv", m.conv)
+        .i64("score", m.score)
+        .end_object()
+        .take();
+}
+
+std::string encode(const VisitorInfo& m) {
+    const VisitorProfile& v = m.visitor;
+    std::size_t reserve = 320 + v.page.size() + v.user_agent.size() + m.history.size() * 200;
+    for (const auto& [key, value] : v.attributes) reserve += 8 + key.size() + value.size();
+    for (const auto& h : m.history) reserve += h.csat_comment.size();
+    JsonWriter w(reserve);
+    w.begin_object()
+        .str("type", "visitor_info")
+        .str("conv", m.conv)
+        .key("visitor")
+        .begin_object()
+        .str("id", v.id)
+        .str("name", v.name)
+        .str("email", v.email)
+        .flag("verified", v.verified)
+        .str("user_id", v.user_id)
+        .key("attributes")
+        .begin_object();
+    for (const auto& [key, value] : v.attributes) w.str(key, value);
+    w.end_object()
+        .str("page", v.page)
+        .str("language", v.language)
+        .str("user_agent", v.user_agent)
+        .i64("created", v.created)
+        .i64("last_seen", v.last_seen)
+        .end_object()
+        .key("history")
+        .begin_array();
+    for (const auto& h : m.history) {
+        w.begin_object()
+            .str("conv", h.conv)
+            .str("state", to_string(h.state))
+            .str("department", h.department)
+            .str("agent_name", h.agent_name)
+            .str("resolution", h.resolution)
+            .i64("created", h.created)
+            .i64("closed", h.closed)
+            .i64("csat_score", h.csat_score)
+            .str("csat_comment", h.csat_comment)
+            .end_object();
+    }
+    return w.end_array().end_object().take();
+}
+
+std::string encode(const Canned& m) {
+    std::size_t reserve = 40;
+    for (const auto& i : m.items) reserve += 96 + i.shortcut.size() + i.text.size();
+    JsonWriter w(reserve);
+    w.begin_object().str("type", "canned").key("items").begin_array();
+    for (const auto& i : m.items) {
+        w.begin_object()
+            .str("id", i.id)
+            .str("shortcut", i.shortcut)
+            .str("text", i.text)
+            .flag("shared", i.shared)
+            .str("owner", i.owner)
+            .end_object();
+    }
+    return w.end_array().end_object().take();
+}
+
+std::string encode(const CannedChanged&) {
+    JsonWriter w(32);
+    return w.begin_object().str("type", "canned_changed").end_object().take();
+}
+
+std::string encode(const Dashboard& m) {
+    JsonWriter w(320 + m.agents.size() * 96 + m.departments.size() * 64 +
+                 m.conversations.size() * 160);
+    w.begin_object().str("type", "dashboard").key("agents").begin_array();
+    for (const auto& a : m.agents) {
+        w.begin_object()
+            .str("id", a.id)
+            .str("name", a.name)
+            .str("status", to_string(a.status))
+            .u64("load", a.load)
+            .i64("capacity", a.capacity)
+            .end_object();
+    }
+    w.end_array().key("departments").begin_array();
+    for (const auto& d : m.departments) {
+        w.begin_object()
+            .str("department", d.department)
+            .u64("waiting", d.waiting)
+            .i64("oldest_since", d.oldest_since)
+            .end_object();
+    }
+    w.end_array().key("conversations").begin_array();
+    for (const auto& c : m.conversations) {
+        w.begin_object()
+            .str("conv", c.conv)
+            .str("visitor_name", c.visitor_name)
+            .str("agent_id", c.agent_id)
+            .str("agent_name", c.agent_name)
+            .str("department", c.department)
+            .str("state", to_string(c.state))
+            .i64("since", c.since)
+            .end_object();
+    }
+    const DashboardToday& t = m.today;
+    return w.end_array()
+        .key("today")
+        .begin_object()
+        .i64("day_start", t.day_start)
+        .u64("conversations", t.conversations)
+        .u64("closed", t.closed)
+        .u64("assigned", t.assigned)
+        .i64("avg_wait_ms", t.avg_wait_ms)
+        .u64("responded", t.responded)
+        .i64("avg_first_response_ms", t.avg_first_response_ms)
+        .u64("csat_count", t.csat_count)
+        .i64("csat_total", t.csat_total)
+        .end_object()
+        .end_object()
+        .take();
 }
 
 std::string encode(const ErrorEvent& m) {

@@ -25,7 +25,7 @@ constexpr Names<ReceiptKind, 2> kReceiptKinds{
 constexpr Names<AgentStatus, 3> kAgentStatuses{{{AgentStatus::online, "online"},
                                                 {AgentStatus::away, "away"},
                                                 {AgentStatus::offline, "offline"}}};
-constexpr Names<ErrorCode, 20> kErrorCodes{{
+constexpr Names<ErrorCode, 23> kErrorCodes{{
     {ErrorCode::bad_json, "bad_json"},
     {ErrorCode::unknown_type, "unknown_type"},
     {ErrorCode::missing_field, "missing_field"},
@@ -46,6 +46,9 @@ constexpr Names<ErrorCode, 20> kErrorCodes{{
     {ErrorCode::no_room, "no_room"},
     {ErrorCode::not_offered, "not_offered"},
     {ErrorCode::unavailable, "unavailable"},
+    {ErrorCode::bad_signature, "bad_signature"},
+    {ErrorCode::conflict, "conflict"},
+    {ErrorCode::too_many, "too_many"},
 }};
 
 template <class E, std::size_t N>

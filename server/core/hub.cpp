@@ -23,9 +23,16 @@ std::string agent_channel(std::string_view id) {
     return "agent:" + std::string(id);
 }
 const std::string kAgentsChannel = "agents";
+const std::string kSupervisorsChannel = "supervisors";
 
 Sender sender_of(Role r) {
     return r == Role::visitor ? Sender::visitor : Sender::agent;
+}
+
+proto::AgentStatus status_of(Presence p) {
+    return p == Presence::online ? proto::AgentStatus::online
+           : p == Presence::away ? proto::AgentStatus::away
+                                 : proto::AgentStatus::offline;
 }
 
 }  // namespace
@@ -89,6 +96,9 @@ void Hub::rebuild(TimeMs now) {
         open_.emplace(c.id, std::move(c));
     }
     queue_changed_ = true;
+    stats_.reset(day_start(settings_.stats_time_zone, now));
+    for (const auto& c : store_.conversations_since(stats_.start())) stats_.note(c);
+    dashboard_changed_ = true;
 }
 
 // ---- sessions ----------------------------------------------------------------
@@ -126,6 +136,15 @@ void Hub::tick(TimeMs now) {
     }
     router_.tick(now);
     apply_routing(now);
+    if (TimeMs today = day_start(settings_.stats_time_zone, now); today > stats_.start()) {
+        stats_.reset(today);
+        try {
+            for (const auto& c : store_.conversations_since(today)) stats_.note(c);
+        } catch (const StoreError&) {
+            // Counted from now on: the day's figures miss what happened before.
+        }
+        dashboard_changed_ = true;
+    }
 }
 
 bool Hub::take_token(Session& s, TimeMs now) {
@@ -193,43 +212,23 @@ void Hub::handle(SessionId sid, Session& s, proto::Hello& m, TimeMs now) {
         s.name = who->name;
         s.supervisor = who->supervisor;
         profile = AgentProfile{who->id, who->name, who->departments, who->capacity};
-    } else if (!m.token.empty()) {
-        std::optional<Visitor> v;
-        try {
-            v = store_.visitor_by_token_hash(security_.hash_token(m.token));
-        } catch (const StoreError&) {
-            error(sid, ErrorCode::store_unavailable, "could not read the visitor; retry");
-            return;
-        }
-        if (!v) return refuse_token(sid, "unknown resume token; hello again without one");
-        s.principal = v->id;
-        s.name = v->name;
-    } else {
-        Visitor v;
-        v.id = "v_" + security_.random_id();
-        w.token = security_.random_token();
-        v.token_hash = security_.hash_token(w.token);
-        v.name = m.name;
-        v.email = m.email;
-        v.created = now;
-        try {
-            ensure_batch();
-            store_.create_visitor(v);
-        } catch (const StoreError&) {
-            error(sid, ErrorCode::store_unavailable, "could not create the visitor; retry");
-            return;
-        }
-        s.principal = v.id;
-        s.name = v.name;
+    } else if (!hello_visitor(sid, s, m, w, now)) {
+        return;
     }
     s.role = m.role;
     w.id = s.principal;
     w.name = s.name;
     w.conversations = open_of(m.role, s.principal);
+    w.supervisor = s.supervisor;
+    w.verified = s.verified;
     send(sid, proto::encode(w));
     if (m.role == Role::agent) {
         join(sid, s, agent_channel(s.principal));
         join(sid, s, kAgentsChannel);
+        if (s.supervisor) {
+            join(sid, s, kSupervisorsChannel);
+            send(sid, proto::encode(dashboard(now)));
+        }
         // Only this session needs the queue now: a broadcast per sign-in
         // would cost every agent a frame (K² frames when K agents connect).
         send(sid, proto::encode(queue_event(router_.queue(now))));
@@ -243,8 +242,12 @@ void Hub::handle(SessionId sid, Session& s, proto::Hello& m, TimeMs now) {
         }
     } else {
         join(sid, s, visitor_channel(s.principal));
-        // A waiting visitor who reconnects learns where they stand at once.
+        // A waiting visitor who reconnects learns where they stand at once;
+        // the agents of an open conversation see where the visitor is now.
         if (auto it = open_by_visitor_.find(s.principal); it != open_by_visitor_.end()) {
+            if (auto info = visitor_info(open_.at(it->second))) {
+                publish(conv_channel(it->second), proto::encode(*info), Role::visitor);
+            }
             if (auto v = router_.position(it->second, now)) {
                 send(sid, proto::encode(proto::QueuePosition{v->conv, v->position,
                                                              (v->estimated_wait_ms + 999) / 1000}));
@@ -278,7 +281,8 @@ void Hub::handle(SessionId sid, Session& s, proto::Start& m, TimeMs now) {
         fresh.visitor_name = s.name;
         fresh.state = bot_ ? ConvState::bot : ConvState::waiting;
         fresh.department = m.department;
-        fresh.priority = router_.priority_of(m.department);
+        fresh.priority =
+            router_.priority_of(m.department) + (s.verified ? settings_.verified_priority : 0);
         fresh.created = now;
         fresh.queued = now;
         std::string previous_agent;
@@ -300,6 +304,7 @@ void Hub::handle(SessionId sid, Session& s, proto::Start& m, TimeMs now) {
         }
         c = &open_.emplace(fresh.id, fresh).first->second;
         open_by_visitor_[c->visitor_id] = c->id;
+        note_stats(*c);
         created_this_turn_.push_back(c->id);
         // A new conversation has nothing to replay: follow it at once.
         join(sid, s, conv_channel(c->id));
@@ -464,7 +469,24 @@ void Hub::handle(SessionId sid, Session& s, proto::Receipt& m, TimeMs) {
 
 void Hub::handle(SessionId sid, Session& s, proto::Resume& m, TimeMs) {
     std::optional<Conversation> closed;
-    Conversation* c = writable(sid, s, m.conv, true, closed);
+    // Supervisors may follow any conversation, read-only (their writes go
+    // through writable() like everyone's).
+    const Conversation* c = nullptr;
+    if (s.supervisor && open_.count(m.conv)) {
+        c = &open_.at(m.conv);
+    } else if (s.supervisor) {
+        try {
+            closed = store_.conversation(m.conv);
+        } catch (const StoreError&) {
+            error(sid, ErrorCode::store_unavailable, "could not read the conversation; retry",
+                  m.conv);
+            return;
+        }
+        if (!closed) return error(sid, ErrorCode::not_found, "no such conversation", m.conv);
+        c = &*closed;
+    } else {
+        c = writable(sid, s, m.conv, true, closed);
+    }
     if (!c) return;
     // Replayed in flush(), after this turn's commit and publishes, so what is
     // replayed is durable and nothing is delivered both live and replayed.
@@ -486,6 +508,7 @@ void Hub::handle(SessionId sid, Session& s, proto::Close& m, TimeMs now) {
     if (!c) return;
     Conversation updated = *c;
     close(updated, now);
+    if (*s.role == Role::agent) updated.resolution = m.resolution;
     try {
         ensure_batch();
         store_.update_conversation(updated);
@@ -498,6 +521,7 @@ void Hub::handle(SessionId sid, Session& s, proto::Close& m, TimeMs now) {
     bot_convs_.erase(updated.id);
     open_by_visitor_.erase(updated.visitor_id);
     open_.erase(updated.id);
+    note_stats(updated);
     publish_state(updated, {}, *s.role == Role::agent ? "closed_by_agent" : "closed_by_visitor");
 }
 
@@ -562,7 +586,8 @@ void Hub::deliver(const std::string& channel, const Envelope& e) {
 
 bool Hub::dirty() const {
     return !outputs_.empty() || !pending_resumes_.empty() || queue_changed_ ||
-           !agents_changed_.empty() || offline_changed_ || store_.in_batch();
+           !agents_changed_.empty() || offline_changed_ || store_.in_batch() ||
+           (dashboard_changed_ && members_.count(kSupervisorsChannel));
 }
 
 void Hub::flush(TimeMs now) {
@@ -637,9 +662,7 @@ void Hub::flush(TimeMs now) {
         for (const auto& id : changed) {
             auto a = router_.agent(id);
             if (!a) continue;
-            auto status = a->presence == Presence::online ? proto::AgentStatus::online
-                          : a->presence == Presence::away ? proto::AgentStatus::away
-                                                          : proto::AgentStatus::offline;
+            auto status = status_of(a->presence);
             bus_.publish(
                 agent_channel(id),
                 Envelope{std::make_shared<const std::string>(proto::encode(proto::PresenceEvent{
@@ -654,6 +677,7 @@ void Hub::flush(TimeMs now) {
     auto resumes = std::move(pending_resumes_);
     pending_resumes_.clear();
     for (auto& r : resumes) replay(r);
+    push_dashboard(now);
 }
 
 void Hub::replay(const PendingResume& r) {
@@ -699,7 +723,7 @@ void Hub::replay(const PendingResume& r) {
 
 proto::ConvSummary Hub::summary(const Conversation& c) const {
     return proto::ConvSummary{c.id,           c.state,      c.last_seq, c.agent_name,
-                              c.visitor_name, c.department, c.agent_id};
+                              c.visitor_name, c.department, c.agent_id, c.resolution};
 }
 
 std::vector<proto::ConvSummary> Hub::open_of(Role role, const std::string& principal) const {
@@ -869,6 +893,7 @@ void Hub::handle(SessionId sid, Session& s, proto::OfflineHandled& m, TimeMs now
 }
 
 void Hub::store_update(const Conversation& c) {
+    note_stats(c);
     try {
         ensure_batch();
         store_.update_conversation(c);
@@ -946,8 +971,10 @@ void Hub::apply_routing(TimeMs now) {
             publish(agent_channel(e->agent), proto::encode(proto::OfferEnded{e->conv, e->reason}));
         } else if (std::holds_alternative<re::QueueChanged>(ev)) {
             queue_changed_ = true;
+            dashboard_changed_ = true;
         } else if (auto* ch = std::get_if<re::AgentChanged>(&ev)) {
             agents_changed_.insert(ch->agent);
+            dashboard_changed_ = true;
         }
     }
 }
@@ -1124,6 +1151,283 @@ void Hub::hand_off(Conversation& c, const bot::BotDecision& d, TimeMs now) {
     QueueRequest request = request_of(c, bc.first_visitor_text);
     bot_convs_.erase(c.id);
     router_.enqueue(request, now);
+}
+
+// ---- visitor context ----------------------------------------------------------
+
+bool Hub::hello_visitor(SessionId sid, Session& s, proto::Hello& m, proto::Welcome& w, TimeMs now) {
+    if (!m.user_id.empty() && !security_.verify_identity(m.user_id, m.signature)) {
+        error(sid, ErrorCode::bad_signature, "the identity signature does not verify");
+        outputs_.push_back(close_out(sid, proto::close_code::bad_token));
+        return false;
+    }
+    if (m.user_id.empty() && settings_.require_identity) {
+        error(sid, ErrorCode::bad_signature, "this site requires a signed identity");
+        outputs_.push_back(close_out(sid, proto::close_code::bad_token));
+        return false;
+    }
+    s.verified = !m.user_id.empty();
+    std::optional<Visitor> v;
+    if (!m.token.empty()) {
+        try {
+            v = store_.visitor_by_token_hash(security_.hash_token(m.token));
+        } catch (const StoreError&) {
+            error(sid, ErrorCode::store_unavailable, "could not read the visitor; retry");
+            return false;
+        }
+        if (!v) {
+            refuse_token(sid, "unknown resume token; hello again without one");
+            return false;
+        }
+        // Another signed-in user on the same browser starts afresh: one
+        // user's history never shows up under another's identity.
+        if (s.verified && !v->external_id.empty() && v->external_id != m.user_id) v.reset();
+    }
+    const bool fresh = !v;
+    if (fresh) {
+        v.emplace();
+        v->id = "v_" + security_.random_id();
+        w.token = security_.random_token();
+        v->token_hash = security_.hash_token(w.token);
+        v->created = now;
+    }
+    if (!m.name.empty() || fresh) v->name = m.name;
+    if (!m.email.empty() || fresh) v->email = m.email;
+    if (!m.attributes.empty()) v->attributes = m.attributes;
+    if (!m.page.empty()) v->page = m.page;
+    if (!m.language.empty()) v->language = m.language;
+    if (!m.user_agent.empty()) v->user_agent = m.user_agent;
+    if (s.verified) v->external_id = m.user_id;
+    v->verified = s.verified;
+    v->last_seen = now;
+    try {
+        ensure_batch();
+        if (fresh) {
+            store_.create_visitor(*v);
+        } else {
+            store_.update_visitor(*v);
+        }
+    } catch (const StoreError&) {
+        error(sid, ErrorCode::store_unavailable, "could not store the visitor; retry");
+        return false;
+    }
+    s.principal = v->id;
+    s.name = v->name;
+    return true;
+}
+
+std::optional<proto::VisitorInfo> Hub::visitor_info(const Conversation& c) {
+    proto::VisitorInfo info;
+    info.conv = c.id;
+    try {
+        auto v = store_.visitor(c.visitor_id);
+        if (!v) return std::nullopt;
+        info.visitor = proto::VisitorProfile{v->id,
+                                             v->name,
+                                             v->email,
+                                             v->verified,
+                                             v->verified ? v->external_id : std::string(),
+                                             v->attributes,
+                                             v->page,
+                                             v->language,
+                                             v->user_agent,
+                                             v->created,
+                                             v->last_seen};
+        for (const auto& h : store_.history_of_visitor(c.visitor_id, settings_.history_limit)) {
+            // The open conversation as memory has it (the store may lag a turn).
+            const Conversation& cur = h.id == c.id ? c : h;
+            info.history.push_back(proto::HistoryItem{
+                cur.id, cur.state, cur.department, cur.agent_name, cur.resolution, cur.created,
+                cur.closed, cur.csat_score, cur.csat_comment});
+        }
+    } catch (const StoreError&) {
+        return std::nullopt;
+    }
+    return info;
+}
+
+void Hub::handle(SessionId sid, Session& s, proto::VisitorInfoQuery& m, TimeMs) {
+    if (!agent_only(sid, s)) return;
+    std::optional<Conversation> closed;
+    const Conversation* c = nullptr;
+    if (auto it = open_.find(m.conv); it != open_.end()) {
+        c = &it->second;
+    } else {
+        try {
+            closed = store_.conversation(m.conv);
+        } catch (const StoreError&) {
+            return error(sid, ErrorCode::store_unavailable, "could not read the conversation",
+                         m.conv);
+        }
+        if (!closed) return error(sid, ErrorCode::not_found, "no such conversation", m.conv);
+        c = &*closed;
+    }
+    if (!s.supervisor && !is_participant(*c, Role::agent, s.principal)) {
+        return error(sid, ErrorCode::forbidden, "not a participant of this conversation", m.conv);
+    }
+    auto info = visitor_info(*c);
+    if (!info) {
+        return error(sid, ErrorCode::store_unavailable, "could not read the visitor", m.conv);
+    }
+    send(sid, proto::encode(*info));
+}
+
+void Hub::handle(SessionId sid, Session& s, proto::Rate& m, TimeMs now) {
+    if (*s.role != Role::visitor) {
+        return error(sid, ErrorCode::forbidden, "only the visitor rates a conversation", m.conv);
+    }
+    std::optional<Conversation> closed;
+    Conversation* c = writable(sid, s, m.conv, true, closed);
+    if (!c) return;
+    if (c->state != ConvState::closed) {
+        return error(sid, ErrorCode::bad_field, "the conversation is still open", m.conv);
+    }
+    Conversation updated = *c;
+    updated.csat_score = m.score;
+    updated.csat_comment = m.comment;
+    updated.rated = now;
+    try {
+        ensure_batch();
+        store_.update_conversation(updated);
+    } catch (const StoreError&) {
+        return error(sid, ErrorCode::store_unavailable, "the rating was not stored; retry", m.conv);
+    }
+    note_stats(updated);
+    send(sid, proto::encode(proto::Rated{updated.id, updated.csat_score}));
+}
+
+// ---- canned replies -------------------------------------------------------------
+
+std::optional<std::string> Hub::canned_list(const std::string& agent_id) {
+    proto::Canned list;
+    try {
+        for (auto& r : store_.canned_replies(agent_id)) {
+            list.items.push_back(
+                proto::CannedItem{r.id, r.shortcut, r.text, r.owner.empty(), r.owner});
+        }
+    } catch (const StoreError&) {
+        return std::nullopt;
+    }
+    return proto::encode(list);
+}
+
+void Hub::canned_changed(const Session& s, bool shared) {
+    publish(shared ? kAgentsChannel : agent_channel(s.principal),
+            proto::encode(proto::CannedChanged{}));
+}
+
+void Hub::handle(SessionId sid, Session& s, proto::CannedList&, TimeMs) {
+    if (!agent_only(sid, s)) return;
+    auto list = canned_list(s.principal);
+    if (!list) return error(sid, ErrorCode::store_unavailable, "could not read canned replies");
+    send(sid, std::move(*list));
+}
+
+void Hub::handle(SessionId sid, Session& s, proto::CannedSave& m, TimeMs now) {
+    if (!agent_only(sid, s)) return;
+    if (m.shared && !s.supervisor) {
+        return error(sid, ErrorCode::forbidden, "only supervisors edit shared canned replies");
+    }
+    CannedReply r;
+    try {
+        if (!m.id.empty()) {
+            auto old = store_.canned_reply(m.id);
+            if (!old) return error(sid, ErrorCode::not_found, "no such canned reply");
+            // Who may edit it: the owner, or a supervisor for shared ones.
+            if (old->owner.empty() ? !s.supervisor : old->owner != s.principal) {
+                return error(sid, ErrorCode::forbidden, "not your canned reply");
+            }
+            r = *old;
+        } else {
+            r.id = "cr_" + security_.random_id();
+            r.created = now;
+        }
+        const std::string owner = m.shared ? std::string() : s.principal;
+        if ((m.id.empty() || owner != r.owner) &&
+            store_.canned_count(owner) >= settings_.canned_limit) {
+            return error(
+                sid, ErrorCode::too_many,
+                "at most " + std::to_string(settings_.canned_limit) + " canned replies per owner");
+        }
+        const bool was_shared = !m.id.empty() && r.owner.empty();
+        r.owner = owner;
+        r.shortcut = m.shortcut;
+        r.text = m.text;
+        r.updated = now;
+        ensure_batch();
+        if (!store_.save_canned(r)) {
+            return error(sid, ErrorCode::conflict, "the shortcut /" + m.shortcut + " is taken");
+        }
+        canned_changed(s, m.shared || was_shared);
+    } catch (const StoreError&) {
+        return error(sid, ErrorCode::store_unavailable, "the canned reply was not stored; retry");
+    }
+    if (auto list = canned_list(s.principal)) send(sid, std::move(*list));
+}
+
+void Hub::handle(SessionId sid, Session& s, proto::CannedDelete& m, TimeMs) {
+    if (!agent_only(sid, s)) return;
+    try {
+        auto old = store_.canned_reply(m.id);
+        if (!old) return error(sid, ErrorCode::not_found, "no such canned reply");
+        if (old->owner.empty() ? !s.supervisor : old->owner != s.principal) {
+            return error(sid, ErrorCode::forbidden, "not your canned reply");
+        }
+        ensure_batch();
+        store_.delete_canned(m.id);
+        canned_changed(s, old->owner.empty());
+    } catch (const StoreError&) {
+        return error(sid, ErrorCode::store_unavailable, "the canned reply was not deleted; retry");
+    }
+    if (auto list = canned_list(s.principal)) send(sid, std::move(*list));
+}
+
+// ---- supervisors' dashboard -----------------------------------------------------
+
+void Hub::note_stats(const Conversation& c) {
+    stats_.note(c);
+    dashboard_changed_ = true;
+}
+
+proto::Dashboard Hub::dashboard(TimeMs now) const {
+    proto::Dashboard d;
+    for (const auto& a : router_.agents()) {
+        d.agents.push_back(
+            proto::DashboardAgent{a.id, a.name, status_of(a.presence), a.load, a.capacity});
+    }
+    std::map<std::string, proto::DashboardDepartment> departments;
+    for (const auto& v : router_.queue(now)) {
+        auto& dep = departments[v.department];
+        dep.department = v.department;
+        ++dep.waiting;
+        if (dep.oldest_since == 0 || v.since < dep.oldest_since) dep.oldest_since = v.since;
+    }
+    for (auto& [name, dep] : departments) d.departments.push_back(std::move(dep));
+    std::vector<const Conversation*> open;
+    open.reserve(open_.size());
+    for (const auto& [id, c] : open_) open.push_back(&c);
+    std::sort(open.begin(), open.end(), [](const Conversation* a, const Conversation* b) {
+        return a->created != b->created ? a->created < b->created : a->id < b->id;
+    });
+    if (open.size() > settings_.dashboard_conversations) {
+        open.resize(settings_.dashboard_conversations);
+    }
+    for (const Conversation* c : open) {
+        d.conversations.push_back(proto::DashboardConversation{c->id, c->visitor_name, c->agent_id,
+                                                               c->agent_name, c->department,
+                                                               c->state, c->created});
+    }
+    d.today = stats_.today();
+    return d;
+}
+
+void Hub::push_dashboard(TimeMs now) {
+    if (!dashboard_changed_ || !members_.count(kSupervisorsChannel)) return;
+    if (now - dashboard_sent_ < settings_.dashboard_interval_ms) return;
+    dashboard_changed_ = false;
+    dashboard_sent_ = now;
+    bus_.publish(kSupervisorsChannel,
+                 Envelope{std::make_shared<const std::string>(proto::encode(dashboard(now))), {}});
 }
 
 }  // namespace sb::core

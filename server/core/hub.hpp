@@ -23,6 +23,7 @@
 #include "core/model.hpp"
 #include "core/ports.hpp"
 #include "core/router.hpp"
+#include "core/stats.hpp"
 #include "core/store.hpp"
 
 namespace sb::core {
@@ -37,6 +38,14 @@ struct HubSettings {
     std::size_t left_message_memory = 10'000;  // leave_message client_ids remembered for resends
     RoutingSettings routing;
     std::string bot_name = "Assistant";  // author shown on the bot's messages
+    // Visitors must present a signed identity (hello.user_id + signature).
+    bool require_identity = false;
+    int verified_priority = 0;                  // queue priority added for verified visitors
+    std::size_t history_limit = 20;             // conversations in a visitor_info history
+    std::size_t canned_limit = 500;             // canned replies per owner (shared = one owner)
+    TimeMs dashboard_interval_ms = 500;         // at most one dashboard push per this
+    std::size_t dashboard_conversations = 500;  // open conversations listed on the dashboard
+    std::string stats_time_zone = "UTC";        // where the dashboard's "today" starts
 };
 
 class Hub {
@@ -72,6 +81,7 @@ class Hub {
         std::string principal;            // visitor id or agent id
         std::string name;
         bool supervisor = false;
+        bool verified = false;  // visitor: the hello's identity signature checked out
         TimeMs opened = 0;
         double tokens = 0;  // rate limiter bucket
         TimeMs refilled = 0;
@@ -124,6 +134,23 @@ class Hub {
     void handle(SessionId sid, Session& s, proto::Handoff& m, TimeMs now);
     void handle(SessionId sid, Session& s, proto::PickSuggestion& m, TimeMs now);
     void handle(SessionId sid, Session& s, proto::Note& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::Rate& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::VisitorInfoQuery& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::CannedList& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::CannedSave& m, TimeMs now);
+    void handle(SessionId sid, Session& s, proto::CannedDelete& m, TimeMs now);
+    // The visitor for a hello: found by resume token or created, its context
+    // refreshed. False when an answer (error, close) was queued instead.
+    bool hello_visitor(SessionId sid, Session& s, proto::Hello& m, proto::Welcome& w, TimeMs now);
+    // The visitor context of a conversation, as agents see it.
+    std::optional<proto::VisitorInfo> visitor_info(const Conversation& c);
+    // The canned replies of an agent, encoded.
+    std::optional<std::string> canned_list(const std::string& agent_id);
+    void canned_changed(const Session& s, bool shared);
+    // Supervisors' dashboard: built from memory, pushed when due.
+    proto::Dashboard dashboard(TimeMs now) const;
+    void push_dashboard(TimeMs now);
+    void note_stats(const Conversation& c);
     // The conversation if the visitor may talk to the bot in it now.
     Conversation* with_bot(SessionId sid, const Session& s, const std::string& conv,
                            const std::string& client_id = {});
@@ -200,6 +227,9 @@ class Hub {
         std::optional<proto::BotOptions> options;  // quick replies of the last bot message
     };
     std::unordered_map<std::string, BotConversation> bot_convs_;
+    DayStats stats_;
+    bool dashboard_changed_ = false;
+    TimeMs dashboard_sent_ = 0;
     bool queue_changed_ = false;
     std::string last_queue_frame_;  // the queue as agents last heard it
     bool offline_changed_ = false;

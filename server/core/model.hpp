@@ -20,6 +20,14 @@ struct Visitor {
     std::string name;
     std::string email;
     TimeMs created = 0;
+    // Context from the widget, refreshed at every hello.
+    std::string external_id;  // the host's user id, set only from a verified hello
+    bool verified = false;    // the last hello carried a valid identity signature
+    proto::Attributes attributes;
+    std::string page;
+    std::string language;
+    std::string user_agent;
+    TimeMs last_seen = 0;
 };
 
 struct Conversation {
@@ -40,6 +48,10 @@ struct Conversation {
     std::uint64_t last_seq = 0;
     std::uint64_t visitor_read_seq = 0;
     std::uint64_t agent_read_seq = 0;
+    std::string resolution;  // tag given by the closing agent
+    int csat_score = 0;      // 1..5; 0 = not rated
+    std::string csat_comment;
+    TimeMs rated = 0;
 };
 
 struct NewMessage {
@@ -82,6 +94,16 @@ struct OfflineMessage {
     TimeMs created = 0;
     TimeMs handled = 0;      // 0 = not yet
     std::string handled_by;  // agent id
+};
+
+// A canned reply: shared (owner empty) or an agent's own.
+struct CannedReply {
+    std::string id;
+    std::string owner;     // agent id; empty = shared
+    std::string shortcut;  // unique per owner (shared ones form one scope)
+    std::string text;
+    TimeMs created = 0;
+    TimeMs updated = 0;
 };
 
 }  // namespace sb::core

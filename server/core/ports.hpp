@@ -63,6 +63,10 @@ class Security {
     virtual std::string random_id() = 0;                         // 128 bits, hex
     virtual std::string random_token() = 0;                      // 256 bits, URL-safe
     virtual std::string hash_token(std::string_view token) = 0;  // hex SHA-256
+    // Verified visitor identity: is `signature` the lowercase hex
+    // HMAC-SHA256 of user_id under the host's shared secret? False when no
+    // secret is configured.
+    virtual bool verify_identity(std::string_view user_id, std::string_view signature) = 0;
 };
 
 }  // namespace sb::core

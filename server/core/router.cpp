@@ -68,15 +68,19 @@ std::string_view to_string(RouteError e) {
     return "none";
 }
 
-bool is_open(const WeeklyHours& hours, TimeMs now) {
-    constexpr TimeMs kDay = 86'400'000;
+TimeMs utc_offset_ms(std::string_view time_zone, TimeMs now) {
     UErrorCode status = U_ZERO_ERROR;
-    std::unique_ptr<icu::TimeZone> tz(
-        icu::TimeZone::createTimeZone(icu::UnicodeString::fromUTF8(hours.time_zone)));
+    std::unique_ptr<icu::TimeZone> tz(icu::TimeZone::createTimeZone(icu::UnicodeString::fromUTF8(
+        icu::StringPiece(time_zone.data(), static_cast<int32_t>(time_zone.size())))));
     int32_t raw = 0, dst = 0;
     tz->getOffset(static_cast<UDate>(now), false, raw, dst, status);
-    if (U_FAILURE(status)) raw = dst = 0;
-    TimeMs local = now + raw + dst;
+    if (U_FAILURE(status)) return 0;
+    return static_cast<TimeMs>(raw) + dst;
+}
+
+bool is_open(const WeeklyHours& hours, TimeMs now) {
+    constexpr TimeMs kDay = 86'400'000;
+    TimeMs local = now + utc_offset_ms(hours.time_zone, now);
     TimeMs days = local / kDay - (local % kDay < 0 ? 1 : 0);   // floor
     int weekday = static_cast<int>(((days + 3) % 7 + 7) % 7);  // 1970-01-01 was a Thursday
     int minute = static_cast<int>((local - days * kDay) / 60'000);

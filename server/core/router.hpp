@@ -56,6 +56,9 @@ struct WeeklyHours {
 };
 // Is `now` inside the hours? (ICU computes the local time; unknown zones are UTC.)
 bool is_open(const WeeklyHours& hours, TimeMs now);
+// The zone's offset from UTC at `now`, daylight saving included (ICU; an
+// unknown zone is UTC).
+TimeMs utc_offset_ms(std::string_view time_zone, TimeMs now);
 
 struct RoutingSettings {
     AssignMode mode = AssignMode::auto_assign;

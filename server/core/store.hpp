@@ -40,6 +40,9 @@ class Store {
     virtual void create_visitor(const Visitor& v) = 0;
     virtual std::optional<Visitor> visitor(std::string_view id) = 0;
     virtual std::optional<Visitor> visitor_by_token_hash(std::string_view token_hash) = 0;
+    // Writes every field but id, token_hash and created. Throws StoreError for
+    // an unknown visitor.
+    virtual void update_visitor(const Visitor& v) = 0;
 
     // A new conversation starts at last_seq 0 whatever the record says.
     virtual void create_conversation(const Conversation& c) = 0;
@@ -53,6 +56,15 @@ class Store {
     // Every conversation not closed (waiting or active), oldest first; used to
     // rebuild the queue and agents' load after a restart.
     virtual std::vector<Conversation> open_conversations() = 0;
+    // The CRM history: conversations of this visitor and, when it has an
+    // external_id, of every visitor with the same external_id (the same
+    // verified user on other devices). Newest first (created, then id), at
+    // most `limit`.
+    virtual std::vector<Conversation> history_of_visitor(std::string_view visitor_id,
+                                                         std::size_t limit) = 0;
+    // Conversations created at or after `since`, oldest first (the day's
+    // figures on the supervisors' dashboard after a restart).
+    virtual std::vector<Conversation> conversations_since(TimeMs since) = 0;
 
     // Gives the message the conversation's next sequence number and stores it.
     // A non-empty client_id already stored for (conv, author_id) returns that
@@ -66,6 +78,19 @@ class Store {
     // Marks it handled by `agent_id` at `now`; false if unknown or already handled.
     virtual bool mark_offline_handled(std::string_view id, std::string_view agent_id,
                                       TimeMs now) = 0;
+
+    // Canned replies an agent may use: the shared ones and its own, ordered
+    // by shortcut, then shared before personal, then id.
+    virtual std::vector<CannedReply> canned_replies(std::string_view agent_id) = 0;
+    virtual std::optional<CannedReply> canned_reply(std::string_view id) = 0;
+    // Inserts, or replaces the one with the same id (keeping its created).
+    // False, storing nothing, when another reply of the same owner already
+    // has the shortcut.
+    virtual bool save_canned(const CannedReply& r) = 0;
+    // False if unknown.
+    virtual bool delete_canned(std::string_view id) = 0;
+    // How many replies this owner has ("" = shared).
+    virtual std::size_t canned_count(std::string_view owner) = 0;
 
     // Messages with seq > after_seq, in seq order, at most `limit`; empty for
     // an unknown conversation.

@@ -204,15 +204,45 @@ Auth::Auth(std::vector<AgentAccount> agents, std::string key, core::TimeMs token
     dummy_hash_ = hash_password("no account has this password");
 }
 
-std::string Auth::mac(std::string_view payload) const {
+namespace {
+std::string hmac_sha256(std::string_view key, std::string_view payload) {
     unsigned char out[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key_.data()),
-                                key_.size());
+    crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()),
+                                key.size());
     crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(payload.data()),
                                   payload.size());
     crypto_auth_hmacsha256_final(&st, out);
     return std::string(reinterpret_cast<const char*>(out), sizeof out);
+}
+}  // namespace
+
+std::string Auth::mac(std::string_view payload) const {
+    return hmac_sha256(key_, payload);
+}
+
+bool Auth::verify_identity(std::string_view user_id, std::string_view signature) {
+    if (identity_secret_.empty()) return false;
+    const std::string raw = hmac_sha256(identity_secret_, user_id);
+    const std::string expected =
+        hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+    return signature.size() == expected.size() &&
+           sodium_memcmp(signature.data(), expected.data(), expected.size()) == 0;
+}
+
+std::string load_identity_secret(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw std::runtime_error(file.string() + ": cannot read the identity secret");
+    std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r' ||
+                               secret.back() == ' ' || secret.back() == '\t')) {
+        secret.pop_back();
+    }
+    if (secret.size() < kMinIdentitySecretBytes) {
+        throw std::runtime_error(file.string() + ": the identity secret must be at least " +
+                                 std::to_string(kMinIdentitySecretBytes) + " bytes");
+    }
+    return secret;
 }
 
 std::string Auth::issue_token(std::string_view agent_id, core::TimeMs expires_at) const {

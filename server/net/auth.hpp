@@ -38,6 +38,12 @@ bool verify_password(std::string_view hash, std::string_view password);
 // Loads the 32-byte token key from `file`, creating it (mode 0600) if missing.
 std::string load_or_create_key(const std::filesystem::path& file);
 
+// The secret a host site shares with this server to sign its users' ids
+// (verified visitor identity). Read from a file, trailing whitespace
+// dropped; at least kMinIdentitySecretBytes. Throws naming the file.
+inline constexpr std::size_t kMinIdentitySecretBytes = 16;
+std::string load_identity_secret(const std::filesystem::path& file);
+
 struct SignIn {
     std::string token;
     core::TimeMs expires_at = 0;
@@ -59,6 +65,9 @@ class Auth final : public core::Security {
     std::string random_id() override;
     std::string random_token() override;
     std::string hash_token(std::string_view token) override;
+    // hex HMAC-SHA256(identity secret, user_id), compared in constant time.
+    bool verify_identity(std::string_view user_id, std::string_view signature) override;
+    void set_identity_secret(std::string secret) { identity_secret_ = std::move(secret); }
 
   private:
     std::string mac(std::string_view payload) const;
@@ -69,6 +78,7 @@ class Auth final : public core::Security {
     std::string key_;
     core::TimeMs token_ttl_ms_;
     std::string dummy_hash_;
+    std::string identity_secret_;  // empty = no verified identities
 };
 
 std::string base64url(std::string_view bytes);

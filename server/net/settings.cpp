@@ -287,6 +287,51 @@ const std::map<std::string, Option>& options() {
           [](Settings& s, const std::string& v) {
               return parse_uint(v, s.hub.limits.max_text_bytes, 16u << 20);
           }}},
+        {"--identity-secret-file",
+         {"file holding the secret host sites sign visitor ids with "
+          "(HMAC-SHA256, at least 16 bytes; default: none, no verified visitors)",
+          [](Settings& s, const std::string& v) {
+              s.identity_secret_file = v;
+              return !v.empty();
+          }}},
+        {"--require-identity",
+         {"on|off: refuse visitors without a signed identity (default off)",
+          [](Settings& s, const std::string& v) {
+              if (v != "on" && v != "off") return false;
+              s.hub.require_identity = v == "on";
+              return true;
+          }}},
+        {"--verified-priority",
+         {"queue priority added for visitors with a verified identity, 0..1000 (default 0)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.hub.verified_priority, 1000);
+          }}},
+        {"--history-limit",
+         {"past conversations shown with a visitor's context (default 20)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.hub.history_limit, 1000);
+          }}},
+        {"--canned-limit",
+         {"canned replies per agent, and shared ones (default 500)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.hub.canned_limit, 100'000);
+          }}},
+        {"--dashboard-interval-ms",
+         {"supervisors' dashboard: at most one push per this (default 500)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.hub.dashboard_interval_ms, 3'600'000);
+          }}},
+        {"--dashboard-conversations",
+         {"open conversations listed on the dashboard (default 500)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.hub.dashboard_conversations, 100'000);
+          }}},
+        {"--stats-time-zone",
+         {"IANA time zone whose midnight starts the dashboard's day (default UTC)",
+          [](Settings& s, const std::string& v) {
+              s.hub.stats_time_zone = v;
+              return !v.empty();
+          }}},
     };
     return opts;
 }

@@ -31,6 +31,7 @@ struct Settings {
     std::uint32_t tick_ms = 250;                   // timer resolution for hello timeouts
     bool sqlite_full_sync = false;                 // fsync every commit (power-loss durability)
     std::string business_hours_file;      // opening hours per department; empty = always open
+    std::string identity_secret_file;     // host sites' signing secret; empty = none
     bool bot = true;                      // the canned-answer bot answers first
     std::string kb_dir = "kb";            // knowledge base folder (*.json)
     std::uint32_t kb_poll_ms = 2'000;     // check the folder for changes; 0 = never

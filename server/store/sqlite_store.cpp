@@ -5,13 +5,18 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <utility>
+
+#include <nlohmann/json.hpp>
 
 namespace sb::store {
 
 using core::AppendOutcome;
+using core::CannedReply;
 using core::Conversation;
 using core::ConvState;
 using core::NewMessage;
@@ -27,7 +32,10 @@ namespace {
 // 1: visitors, conversations, messages.
 // 2: conversations gain department, priority, queued and first_reply; messages
 //    gain internal; offline_messages.
-constexpr int kSchemaVersion = 2;
+// 3: visitors gain external_id, verified, attributes, page, language,
+//    user_agent and last_seen; conversations gain resolution, csat_score,
+//    csat_comment and rated; canned_replies.
+constexpr int kSchemaVersion = 3;
 // How long a statement waits for another connection (a backup, the sqlite3
 // shell) to release the database before it fails with "database is locked".
 constexpr int kBusyTimeoutMs = 5000;
@@ -46,7 +54,14 @@ CREATE TABLE visitors (
     token_hash  TEXT UNIQUE NOT NULL,
     name        TEXT NOT NULL,
     email       TEXT NOT NULL,
-    created     INTEGER NOT NULL
+    created     INTEGER NOT NULL,
+    external_id TEXT NOT NULL DEFAULT '',
+    verified    INTEGER NOT NULL DEFAULT 0 CHECK (verified IN (0, 1)),
+    attributes  TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(attributes)),
+    page        TEXT NOT NULL DEFAULT '',
+    language    TEXT NOT NULL DEFAULT '',
+    user_agent  TEXT NOT NULL DEFAULT '',
+    last_seen   INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 
 CREATE TABLE conversations (
@@ -65,7 +80,11 @@ CREATE TABLE conversations (
     department        TEXT NOT NULL DEFAULT '',
     priority          INTEGER NOT NULL DEFAULT 0,
     queued            INTEGER NOT NULL DEFAULT 0,
-    first_reply       INTEGER NOT NULL DEFAULT 0
+    first_reply       INTEGER NOT NULL DEFAULT 0,
+    resolution        TEXT NOT NULL DEFAULT '',
+    csat_score        INTEGER NOT NULL DEFAULT 0,
+    csat_comment      TEXT NOT NULL DEFAULT '',
+    rated             INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX conversations_open
     ON conversations(created, id) WHERE state <> 'closed';
@@ -122,6 +141,48 @@ UPDATE conversations SET
     queued = created,
     first_reply = coalesce((SELECT min(ts) FROM messages
                             WHERE conv = conversations.id AND sender = 'agent'), 0);
+)sql";
+
+// New in version 3: created as is by both a fresh schema and the migration.
+// UNIQUE (owner, shortcut) is the clash rule of save_canned() and its index
+// serves the listings by owner. The partial index finds the other devices of
+// a verified user (history_of_visitor); most visitors have no external_id, so
+// they stay out of it. conversations_by_created serves conversations_since().
+constexpr const char* kAddedIn3 = R"sql(
+CREATE TABLE canned_replies (
+    id        TEXT PRIMARY KEY NOT NULL,
+    owner     TEXT NOT NULL,
+    shortcut  TEXT NOT NULL,
+    text      TEXT NOT NULL,
+    created   INTEGER NOT NULL,
+    updated   INTEGER NOT NULL,
+    UNIQUE (owner, shortcut)
+) STRICT;
+CREATE INDEX visitors_by_external_id
+    ON visitors(external_id) WHERE external_id <> '';
+CREATE INDEX conversations_by_created
+    ON conversations(created, id);
+)sql";
+
+// Version 2 to 3. The new columns take their defaults, except last_seen: a
+// visitor was last seen no earlier than its creation or its latest message.
+// 'visitor' is proto::to_string(Sender::visitor).
+constexpr const char* kMigrateTo3 = R"sql(
+ALTER TABLE visitors ADD COLUMN external_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE visitors ADD COLUMN verified INTEGER NOT NULL DEFAULT 0 CHECK (verified IN (0, 1));
+ALTER TABLE visitors ADD COLUMN attributes TEXT NOT NULL DEFAULT '[]'
+    CHECK (json_valid(attributes));
+ALTER TABLE visitors ADD COLUMN page TEXT NOT NULL DEFAULT '';
+ALTER TABLE visitors ADD COLUMN language TEXT NOT NULL DEFAULT '';
+ALTER TABLE visitors ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
+ALTER TABLE visitors ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN resolution TEXT NOT NULL DEFAULT '';
+ALTER TABLE conversations ADD COLUMN csat_score INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN csat_comment TEXT NOT NULL DEFAULT '';
+ALTER TABLE conversations ADD COLUMN rated INTEGER NOT NULL DEFAULT 0;
+UPDATE visitors SET last_seen = max(created, coalesce(
+    (SELECT max(m.ts) FROM conversations AS c JOIN messages AS m ON m.conv = c.id
+     WHERE c.visitor_id = visitors.id AND m.sender = 'visitor'), 0));
 )sql";
 
 [[noreturn]] void fail(sqlite3* db, std::string_view context) {
@@ -251,10 +312,16 @@ void create_schema(sqlite3* db) {
         if (version == 0) {  // a fresh file
             exec(db, kSchema, "creating the schema");
             exec(db, kOfflineMessages, "creating the schema");
-        }
-        if (version == 1) {
-            exec(db, kMigrateTo2, "migrating the schema from version 1 to 2");
-            exec(db, kOfflineMessages, "migrating the schema from version 1 to 2");
+            exec(db, kAddedIn3, "creating the schema");
+        } else {  // one step at a time, up to the current version
+            if (version < 2) {
+                exec(db, kMigrateTo2, "migrating the schema from version 1 to 2");
+                exec(db, kOfflineMessages, "migrating the schema from version 1 to 2");
+            }
+            if (version < 3) {
+                exec(db, kMigrateTo3, "migrating the schema from version 2 to 3");
+                exec(db, kAddedIn3, "migrating the schema from version 2 to 3");
+            }
         }
         if (version < kSchemaVersion)
             exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
@@ -308,15 +375,49 @@ ConvState state_named(const std::string& name) {
     throw StoreError("sqlite: unknown state '" + name + "' in table conversations");
 }
 
+// Visitor attributes as JSON text: an array of [key, value] pairs, which keeps
+// their order (and would keep a repeated key) where an object would not.
+std::string attributes_to_json(const proto::Attributes& attributes) {
+    auto pairs = nlohmann::json::array();
+    for (const auto& [key, value] : attributes)
+        pairs.push_back(nlohmann::json::array({key, value}));
+    try {
+        return pairs.dump();
+    } catch (const nlohmann::json::exception&) {  // not UTF-8: JSON cannot carry it
+        throw StoreError("sqlite: visitor attributes are not valid UTF-8");
+    }
+}
+
+// Anything but what attributes_to_json() writes is an error, not a guess.
+proto::Attributes attributes_from_json(const std::string& text) {
+    // A parse error yields a "discarded" value, which is not an array.
+    const auto pairs = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    const auto is_pair = [](const nlohmann::json& p) {
+        return p.is_array() && p.size() == 2 && p[0].is_string() && p[1].is_string();
+    };
+    if (!pairs.is_array() || !std::all_of(pairs.begin(), pairs.end(), is_pair))
+        throw StoreError(
+            "sqlite: bad attributes in table visitors (not an array of [key, value] strings)");
+    proto::Attributes out;
+    out.reserve(pairs.size());
+    for (const auto& pair : pairs)
+        out.emplace_back(pair[0].get<std::string>(), pair[1].get<std::string>());
+    return out;
+}
+
 // Column orders shared by the SELECTs below and the readers that follow.
-#define SB_VISITOR_COLUMNS "id, token_hash, name, email, created"
-#define SB_CONVERSATION_COLUMNS                                                              \
-    "id, visitor_id, visitor_name, agent_id, agent_name, state, created, assigned, closed, " \
-    "last_seq, visitor_read_seq, agent_read_seq, department, priority, queued, first_reply"
+#define SB_VISITOR_COLUMNS                                                            \
+    "id, token_hash, name, email, created, external_id, verified, attributes, page, " \
+    "language, user_agent, last_seen"
+#define SB_CONVERSATION_COLUMNS                                                               \
+    "id, visitor_id, visitor_name, agent_id, agent_name, state, created, assigned, closed, "  \
+    "last_seq, visitor_read_seq, agent_read_seq, department, priority, queued, first_reply, " \
+    "resolution, csat_score, csat_comment, rated"
 #define SB_MESSAGE_COLUMNS \
     "conv, seq, sender, author_id, author_name, client_id, text, ts, internal"
 #define SB_OFFLINE_COLUMNS \
     "id, visitor_id, name, email, department, text, created, handled, handled_by"
+#define SB_CANNED_COLUMNS "id, owner, shortcut, text, created, updated"
 
 Visitor read_visitor(const Query& q) {
     Visitor v;
@@ -325,6 +426,13 @@ Visitor read_visitor(const Query& q) {
     v.name = q.text(2);
     v.email = q.text(3);
     v.created = q.int64(4);
+    v.external_id = q.text(5);
+    v.verified = q.int64(6) != 0;
+    v.attributes = attributes_from_json(q.text(7));
+    v.page = q.text(8);
+    v.language = q.text(9);
+    v.user_agent = q.text(10);
+    v.last_seen = q.int64(11);
     return v;
 }
 
@@ -346,6 +454,10 @@ Conversation read_conversation(const Query& q) {
     c.priority = static_cast<int>(q.int64(13));
     c.queued = q.int64(14);
     c.first_reply = q.int64(15);
+    c.resolution = q.text(16);
+    c.csat_score = static_cast<int>(q.int64(17));
+    c.csat_comment = q.text(18);
+    c.rated = q.int64(19);
     return c;
 }
 
@@ -375,6 +487,90 @@ OfflineMessage read_offline(const Query& q) {
     m.handled = q.int64(7);
     m.handled_by = q.text(8);
     return m;
+}
+
+CannedReply read_canned(const Query& q) {
+    CannedReply r;
+    r.id = q.text(0);
+    r.owner = q.text(1);
+    r.shortcut = q.text(2);
+    r.text = q.text(3);
+    r.created = q.int64(4);
+    r.updated = q.int64(5);
+    return r;
+}
+
+// Create and update write the same fields, in the order the bind_*_fields()
+// below bind them; a create first binds the keys, which are never updated.
+constexpr std::array kVisitorKeys{"id", "token_hash", "created"};
+constexpr std::array kVisitorFields{"name", "email",    "external_id", "verified", "attributes",
+                                    "page", "language", "user_agent",  "last_seen"};
+// last_seq is missing on purpose: it takes its default, 0, and belongs to append().
+constexpr std::array kConversationKeys{"id", "visitor_id", "created"};
+constexpr std::array kConversationFields{
+    "visitor_name", "agent_id",   "agent_name",   "state",  "department",       "priority",
+    "queued",       "assigned",   "first_reply",  "closed", "visitor_read_seq", "agent_read_seq",
+    "resolution",   "csat_score", "csat_comment", "rated"};
+
+// `attributes` is the visitor's attributes as JSON; it must outlive the Query.
+void bind_visitor_fields(Query& q, const Visitor& v, const std::string& attributes) {
+    q.bind(v.name)
+        .bind(v.email)
+        .bind(v.external_id)
+        .bind(std::int64_t{v.verified ? 1 : 0})
+        .bind(attributes)
+        .bind(v.page)
+        .bind(v.language)
+        .bind(v.user_agent)
+        .bind(v.last_seen);
+}
+
+void bind_conversation_fields(Query& q, const Conversation& c) {
+    q.bind(c.visitor_name)
+        .bind(c.agent_id)
+        .bind(c.agent_name)
+        .bind(proto::to_string(c.state))
+        .bind(c.department)
+        .bind(std::int64_t{c.priority})
+        .bind(c.queued)
+        .bind(c.assigned)
+        .bind(c.first_reply)
+        .bind(c.closed)
+        .bind(c.visitor_read_seq)
+        .bind(c.agent_read_seq)
+        .bind(c.resolution)
+        .bind(std::int64_t{c.csat_score})
+        .bind(c.csat_comment)
+        .bind(c.rated);
+}
+
+using Columns = std::span<const char* const>;
+
+// "INSERT INTO table (keys..., fields...) VALUES (?, ...)"
+std::string insert_sql(std::string_view table, Columns keys, Columns fields) {
+    std::string names, params;
+    for (const Columns list : {keys, fields}) {
+        for (const char* column : list) {
+            if (!names.empty()) {
+                names += ", ";
+                params += ", ";
+            }
+            names += column;
+            params += '?';
+        }
+    }
+    return "INSERT INTO " + std::string(table) + " (" + names + ") VALUES (" + params + ")";
+}
+
+// "UPDATE table SET field = ?, ... WHERE id = ?"
+std::string update_sql(std::string_view table, Columns fields) {
+    std::string sets;
+    for (const char* column : fields) {
+        if (!sets.empty()) sets += ", ";
+        sets += column;
+        sets += " = ?";
+    }
+    return "UPDATE " + std::string(table) + " SET " + sets + " WHERE id = ?";
 }
 
 // Runs a statement whose failure must not hide the error being handled.
@@ -433,32 +629,37 @@ struct SqliteStore::Impl {
     Statement release{db.get(), "RELEASE sb_write"};
     Statement rollback_to{db.get(), "ROLLBACK TO sb_write"};
 
-    Statement insert_visitor{
-        db.get(), "INSERT INTO visitors (" SB_VISITOR_COLUMNS ") VALUES (?, ?, ?, ?, ?)"};
+    Statement insert_visitor{db.get(),
+                             insert_sql("visitors", kVisitorKeys, kVisitorFields).c_str()};
+    Statement update_visitor{db.get(), update_sql("visitors", kVisitorFields).c_str()};
     Statement visitor_by_id{db.get(), "SELECT " SB_VISITOR_COLUMNS " FROM visitors WHERE id = ?"};
     Statement visitor_by_token{db.get(),
                                "SELECT " SB_VISITOR_COLUMNS " FROM visitors WHERE token_hash = ?"};
 
-    // last_seq takes its default, 0: it belongs to append().
     Statement insert_conversation{
-        db.get(),
-        "INSERT INTO conversations (id, visitor_id, visitor_name, agent_id, agent_name, state, "
-        "department, priority, created, queued, assigned, first_reply, closed, "
-        "visitor_read_seq, agent_read_seq) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"};
+        db.get(), insert_sql("conversations", kConversationKeys, kConversationFields).c_str()};
     Statement conversation_by_id{
         db.get(), "SELECT " SB_CONVERSATION_COLUMNS " FROM conversations WHERE id = ?"};
-    Statement update_conversation{
-        db.get(),
-        "UPDATE conversations SET visitor_name = ?, agent_id = ?, agent_name = ?, state = ?, "
-        "department = ?, priority = ?, queued = ?, assigned = ?, first_reply = ?, closed = ?, "
-        "visitor_read_seq = ?, agent_read_seq = ? WHERE id = ?"};
+    Statement update_conversation{db.get(),
+                                  update_sql("conversations", kConversationFields).c_str()};
     Statement conversations_of_visitor{db.get(), "SELECT " SB_CONVERSATION_COLUMNS
                                                  " FROM conversations WHERE visitor_id = ? "
                                                  "ORDER BY created DESC, id"};
     Statement open_conversations{db.get(), "SELECT " SB_CONVERSATION_COLUMNS
                                            " FROM conversations WHERE state <> 'closed' "
                                            "ORDER BY created, id"};
+    // The visitor itself, plus every visitor sharing its non-empty external_id.
+    // The `<> ''` terms repeat the partial index's WHERE so SQLite can use it.
+    Statement history_of_visitor{
+        db.get(), "SELECT " SB_CONVERSATION_COLUMNS
+                  " FROM conversations WHERE visitor_id IN ("
+                  "SELECT ?1 UNION SELECT other.id FROM visitors AS self JOIN visitors AS other "
+                  "ON other.external_id = self.external_id "
+                  "WHERE self.id = ?1 AND self.external_id <> '' AND other.external_id <> '') "
+                  "ORDER BY created DESC, id LIMIT ?2"};
+    Statement conversations_since{db.get(), "SELECT " SB_CONVERSATION_COLUMNS
+                                            " FROM conversations WHERE created >= ? "
+                                            "ORDER BY created, id"};
 
     // The `client_id <> ''` term repeats the partial index's WHERE so SQLite can use it.
     Statement message_by_client_id{db.get(), "SELECT " SB_MESSAGE_COLUMNS
@@ -485,6 +686,23 @@ struct SqliteStore::Impl {
     Statement mark_offline_handled{db.get(),
                                    "UPDATE offline_messages SET handled = ?, handled_by = ? "
                                    "WHERE id = ? AND handled = 0"};
+
+    // Shared ones have owner '', which sorts before any agent id.
+    Statement canned_for_agent{db.get(), "SELECT " SB_CANNED_COLUMNS
+                                         " FROM canned_replies WHERE owner = '' OR owner = ? "
+                                         "ORDER BY shortcut, owner, id"};
+    Statement canned_by_id{db.get(),
+                           "SELECT " SB_CANNED_COLUMNS " FROM canned_replies WHERE id = ?"};
+    Statement canned_clash{db.get(),
+                           "SELECT 1 FROM canned_replies WHERE owner = ? AND shortcut = ? "
+                           "AND id <> ?"};
+    // An edit keeps the stored created.
+    Statement upsert_canned{db.get(), "INSERT INTO canned_replies (" SB_CANNED_COLUMNS
+                                      ") VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                                      "SET owner = excluded.owner, shortcut = excluded.shortcut, "
+                                      "text = excluded.text, updated = excluded.updated"};
+    Statement delete_canned{db.get(), "DELETE FROM canned_replies WHERE id = ?"};
+    Statement canned_count{db.get(), "SELECT count(*) FROM canned_replies WHERE owner = ?"};
 };
 
 SqliteStore::SqliteStore(const std::string& path, Durability durability)
@@ -540,8 +758,11 @@ bool SqliteStore::in_batch() const {
 
 void SqliteStore::create_visitor(const Visitor& v) {
     impl_->check_batch();
+    const std::string attributes = attributes_to_json(v.attributes);
     Query q(impl_->insert_visitor);
-    q.bind(v.id).bind(v.token_hash).bind(v.name).bind(v.email).bind(v.created).run();
+    q.bind(v.id).bind(v.token_hash).bind(v.created);
+    bind_visitor_fields(q, v, attributes);
+    q.run();
 }
 
 std::optional<Visitor> SqliteStore::visitor(std::string_view id) {
@@ -560,27 +781,25 @@ std::optional<Visitor> SqliteStore::visitor_by_token_hash(std::string_view token
     return read_visitor(q);
 }
 
+void SqliteStore::update_visitor(const Visitor& v) {
+    Impl& s = *impl_;
+    s.check_batch();
+    const std::string attributes = attributes_to_json(v.attributes);
+    Query q(s.update_visitor);
+    bind_visitor_fields(q, v, attributes);
+    q.bind(v.id).run();
+    if (sqlite3_changes(s.db.get()) == 0)
+        throw StoreError("sqlite: update of unknown visitor '" + v.id + "'");
+}
+
 // ---- conversations ---------------------------------------------------------
 
 void SqliteStore::create_conversation(const Conversation& c) {
     impl_->check_batch();
     Query q(impl_->insert_conversation);
-    q.bind(c.id)
-        .bind(c.visitor_id)
-        .bind(c.visitor_name)
-        .bind(c.agent_id)
-        .bind(c.agent_name)
-        .bind(proto::to_string(c.state))
-        .bind(c.department)
-        .bind(std::int64_t{c.priority})
-        .bind(c.created)
-        .bind(c.queued)
-        .bind(c.assigned)
-        .bind(c.first_reply)
-        .bind(c.closed)
-        .bind(c.visitor_read_seq)
-        .bind(c.agent_read_seq)
-        .run();
+    q.bind(c.id).bind(c.visitor_id).bind(c.created);
+    bind_conversation_fields(q, c);
+    q.run();
 }
 
 std::optional<Conversation> SqliteStore::conversation(std::string_view id) {
@@ -595,20 +814,8 @@ void SqliteStore::update_conversation(const Conversation& c) {
     Impl& s = *impl_;
     s.check_batch();
     Query q(s.update_conversation);
-    q.bind(c.visitor_name)
-        .bind(c.agent_id)
-        .bind(c.agent_name)
-        .bind(proto::to_string(c.state))
-        .bind(c.department)
-        .bind(std::int64_t{c.priority})
-        .bind(c.queued)
-        .bind(c.assigned)
-        .bind(c.first_reply)
-        .bind(c.closed)
-        .bind(c.visitor_read_seq)
-        .bind(c.agent_read_seq)
-        .bind(c.id)
-        .run();
+    bind_conversation_fields(q, c);
+    q.bind(c.id).run();
     if (sqlite3_changes(s.db.get()) == 0)
         throw StoreError("sqlite: update of unknown conversation '" + c.id + "'");
 }
@@ -625,6 +832,25 @@ std::vector<Conversation> SqliteStore::conversations_of_visitor(std::string_view
 std::vector<Conversation> SqliteStore::open_conversations() {
     impl_->check_batch();
     Query q(impl_->open_conversations);
+    std::vector<Conversation> out;
+    while (q.step()) out.push_back(read_conversation(q));
+    return out;
+}
+
+std::vector<Conversation> SqliteStore::history_of_visitor(std::string_view visitor_id,
+                                                          std::size_t limit) {
+    impl_->check_batch();
+    Query q(impl_->history_of_visitor);
+    q.bind(visitor_id).bind(std::uint64_t{limit});
+    std::vector<Conversation> out;
+    while (q.step()) out.push_back(read_conversation(q));
+    return out;
+}
+
+std::vector<Conversation> SqliteStore::conversations_since(core::TimeMs since) {
+    impl_->check_batch();
+    Query q(impl_->conversations_since);
+    q.bind(since);
     std::vector<Conversation> out;
     while (q.step()) out.push_back(read_conversation(q));
     return out;
@@ -712,9 +938,62 @@ bool SqliteStore::mark_offline_handled(std::string_view id, std::string_view age
     return sqlite3_changes(s.db.get()) > 0;
 }
 
+// ---- canned replies --------------------------------------------------------
+
+std::vector<CannedReply> SqliteStore::canned_replies(std::string_view agent_id) {
+    impl_->check_batch();
+    Query q(impl_->canned_for_agent);
+    q.bind(agent_id);
+    std::vector<CannedReply> out;
+    while (q.step()) out.push_back(read_canned(q));
+    return out;
+}
+
+std::optional<CannedReply> SqliteStore::canned_reply(std::string_view id) {
+    impl_->check_batch();
+    Query q(impl_->canned_by_id);
+    q.bind(id);
+    if (!q.step()) return std::nullopt;
+    return read_canned(q);
+}
+
+bool SqliteStore::save_canned(const CannedReply& r) {
+    Impl& s = *impl_;
+    // The clash is looked up rather than left to the UNIQUE constraint: it is
+    // an expected answer, not an error, and the lookup and the write share
+    // one savepoint or transaction.
+    return s.atomically([&] {
+        {
+            Query q(s.canned_clash);
+            q.bind(r.owner).bind(r.shortcut).bind(r.id);
+            if (q.step()) return false;
+        }
+        Query q(s.upsert_canned);
+        q.bind(r.id).bind(r.owner).bind(r.shortcut).bind(r.text).bind(r.created).bind(r.updated);
+        q.run();
+        return true;
+    });
+}
+
+bool SqliteStore::delete_canned(std::string_view id) {
+    Impl& s = *impl_;
+    s.check_batch();
+    Query q(s.delete_canned);
+    q.bind(id).run();
+    return sqlite3_changes(s.db.get()) > 0;
+}
+
+std::size_t SqliteStore::canned_count(std::string_view owner) {
+    impl_->check_batch();
+    Query q(impl_->canned_count);
+    q.bind(owner);
+    return q.step() ? static_cast<std::size_t>(q.int64(0)) : 0;
+}
+
 #undef SB_VISITOR_COLUMNS
 #undef SB_CONVERSATION_COLUMNS
 #undef SB_MESSAGE_COLUMNS
 #undef SB_OFFLINE_COLUMNS
+#undef SB_CANNED_COLUMNS
 
 }  // namespace sb::store

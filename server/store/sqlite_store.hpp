@@ -30,9 +30,9 @@ class SqliteStore final : public core::Store {
   public:
     // Opens (creating if needed) the database at `path` and its schema. A file
     // with an older schema is migrated in place, in one transaction (version 1
-    // to 2: see sqlite_store.cpp). Throws core::StoreError carrying SQLite's
-    // message if it cannot, or if the file's schema is newer than this build
-    // knows.
+    // to 2 to 3: see sqlite_store.cpp). Throws core::StoreError carrying
+    // SQLite's message if it cannot, or if the file's schema is newer than this
+    // build knows.
     explicit SqliteStore(const std::string& path, Durability durability = Durability::normal);
     ~SqliteStore() override;  // an open batch is rolled back
 
@@ -49,9 +49,13 @@ class SqliteStore final : public core::Store {
     void rollback_batch() override;
     bool in_batch() const override;
 
+    // Attributes are kept as JSON text, so they must be valid UTF-8 (the
+    // protocol checks it): if not, the write throws StoreError and stores
+    // nothing. Other text round-trips byte for byte.
     void create_visitor(const core::Visitor& v) override;
     std::optional<core::Visitor> visitor(std::string_view id) override;
     std::optional<core::Visitor> visitor_by_token_hash(std::string_view token_hash) override;
+    void update_visitor(const core::Visitor& v) override;
 
     // A new conversation starts with last_seq = 0 whatever the record says; its
     // visitor must exist (foreign key). update_conversation() writes every field
@@ -63,6 +67,12 @@ class SqliteStore final : public core::Store {
     std::vector<core::Conversation> conversations_of_visitor(std::string_view visitor_id) override;
     // Oldest first: created ascending, then id ascending.
     std::vector<core::Conversation> open_conversations() override;
+    // Newest first: created descending, then id ascending (as
+    // conversations_of_visitor).
+    std::vector<core::Conversation> history_of_visitor(std::string_view visitor_id,
+                                                       std::size_t limit) override;
+    // Oldest first: created ascending, then id ascending.
+    std::vector<core::Conversation> conversations_since(core::TimeMs since) override;
 
     // Atomic on its own: inside a batch a failed append leaves the batch as it
     // was (a savepoint), outside one it is its own transaction.
@@ -78,6 +88,15 @@ class SqliteStore final : public core::Store {
                                                        std::size_t limit) override;
     bool mark_offline_handled(std::string_view id, std::string_view agent_id,
                               core::TimeMs now) override;
+
+    // Shortcuts compare and sort byte for byte ("Hi" and "hi" are two).
+    // save_canned() is atomic like append(): a clash or an error leaves an
+    // open batch as it was.
+    std::vector<core::CannedReply> canned_replies(std::string_view agent_id) override;
+    std::optional<core::CannedReply> canned_reply(std::string_view id) override;
+    bool save_canned(const core::CannedReply& r) override;
+    bool delete_canned(std::string_view id) override;
+    std::size_t canned_count(std::string_view owner) override;
 
   private:
     struct Impl;  // the connection and its cached statements; keeps sqlite3.h out of here

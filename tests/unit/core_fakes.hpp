@@ -103,6 +103,16 @@ class FakeStore final : public Store {
         if (it == state_.token_hashes.end()) return std::nullopt;
         return find(state_.visitors, it->second);
     }
+    void update_visitor(const Visitor& v) override {
+        check_up("update_visitor");
+        auto it = state_.visitors.find(v.id);
+        if (it == state_.visitors.end()) throw StoreError("fake: no such visitor");
+        // Every field but id, token_hash and created.
+        const Visitor kept = it->second;
+        it->second = v;
+        it->second.token_hash = kept.token_hash;
+        it->second.created = kept.created;
+    }
 
     void create_conversation(const Conversation& c) override {
         check_up("create_conversation");
@@ -147,6 +157,73 @@ class FakeStore final : public Store {
         std::stable_sort(out.begin(), out.end(),
                          [](const auto& a, const auto& b) { return a.created < b.created; });
         return out;
+    }
+
+    std::vector<Conversation> history_of_visitor(std::string_view visitor_id,
+                                                 std::size_t limit) override {
+        check_up("history_of_visitor");
+        std::set<std::string> who{std::string(visitor_id)};
+        if (auto me = find(state_.visitors, visitor_id); me && !me->external_id.empty()) {
+            for (const auto& [id, v] : state_.visitors)
+                if (v.external_id == me->external_id) who.insert(id);
+        }
+        std::vector<Conversation> out;
+        for (const auto& [id, c] : state_.convs)
+            if (who.count(c.visitor_id)) out.push_back(c);
+        std::stable_sort(out.begin(), out.end(),
+                         [](const auto& a, const auto& b) { return a.created > b.created; });
+        if (out.size() > limit) out.resize(limit);
+        return out;
+    }
+    std::vector<Conversation> conversations_since(TimeMs since) override {
+        check_up("conversations_since");
+        std::vector<Conversation> out;
+        for (const auto& [id, c] : state_.convs)
+            if (c.created >= since) out.push_back(c);
+        std::stable_sort(out.begin(), out.end(),
+                         [](const auto& a, const auto& b) { return a.created < b.created; });
+        return out;
+    }
+
+    std::vector<CannedReply> canned_replies(std::string_view agent_id) override {
+        check_up("canned_replies");
+        std::vector<CannedReply> out;
+        for (const auto& [id, r] : state_.canned)
+            if (r.owner.empty() || r.owner == agent_id) out.push_back(r);
+        // By shortcut, shared before personal, then id (the map's order).
+        std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+            return std::tuple(a.shortcut, !a.owner.empty()) <
+                   std::tuple(b.shortcut, !b.owner.empty());
+        });
+        return out;
+    }
+    std::optional<CannedReply> canned_reply(std::string_view id) override {
+        check_up("canned_reply");
+        return find(state_.canned, id);
+    }
+    bool save_canned(const CannedReply& r) override {
+        check_up("save_canned");
+        for (const auto& [id, other] : state_.canned)
+            if (id != r.id && other.owner == r.owner && other.shortcut == r.shortcut) return false;
+        auto it = state_.canned.find(r.id);
+        if (it == state_.canned.end()) {
+            state_.canned.emplace(r.id, r);
+        } else {
+            const TimeMs created = it->second.created;
+            it->second = r;
+            it->second.created = created;
+        }
+        return true;
+    }
+    bool delete_canned(std::string_view id) override {
+        check_up("delete_canned");
+        return state_.canned.erase(std::string(id)) > 0;
+    }
+    std::size_t canned_count(std::string_view owner) override {
+        check_up("canned_count");
+        return static_cast<std::size_t>(
+            std::count_if(state_.canned.begin(), state_.canned.end(),
+                          [&](const auto& kv) { return kv.second.owner == owner; }));
     }
 
     AppendOutcome append(const NewMessage& m) override {
@@ -218,6 +295,7 @@ class FakeStore final : public Store {
         std::map<std::string, std::vector<StoredMessage>> logs;
         std::map<ClientKey, std::uint64_t> client_ids;  // -> seq
         std::map<std::string, OfflineMessage> offline;
+        std::map<std::string, CannedReply> canned;
     };
 
     template <class T>
@@ -377,11 +455,28 @@ class FakeSecurity final : public Security {
     std::string hash_token(std::string_view token) override {
         return "h(" + std::string(token) + ")";
     }
+    // The signature of user u is u's bytes in hex, padded with '0' to 64
+    // digits (the shape of a real one); it verifies once the test set a secret.
+    void set_identity_secret(bool on) { identity_ = on; }
+    static std::string sign(std::string_view user_id) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        std::string out;
+        for (unsigned char c : user_id) {
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        }
+        out.resize(64, '0');
+        return out;
+    }
+    bool verify_identity(std::string_view user_id, std::string_view signature) override {
+        return identity_ && signature == sign(user_id);
+    }
 
   private:
     std::uint64_t next_;
     std::map<std::string, TimeMs> expires_;
     std::map<std::string, AgentIdentity> accounts_;
+    bool identity_ = false;
 };
 
 }  // namespace sb::core::fakes

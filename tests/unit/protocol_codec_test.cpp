@@ -805,3 +805,483 @@ TEST_CASE("bot types are case-sensitive client types; bot_options is server-only
         expect_error(std::string(R"({"type":")") + t + "\"}", ErrorCode::unknown_type, "type");
     }
 }
+
+// ---- visitor context, CSAT, canned replies ------------------------------------
+
+namespace {
+
+// 64 lowercase hex digits: the shape of a hex HMAC-SHA256.
+const std::string kSig = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+std::string visitor_hello(std::string_view members) {
+    return std::string(R"({"type":"hello","version":1,"role":"visitor",)") + std::string(members) +
+           "}";
+}
+
+// An "attributes" object of n members k0..k(n-1), each with value v.
+std::string attributes_of(std::size_t n, const std::string& v = "x") {
+    std::string s = "{";
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i) s += ',';
+        s += "\"k" + std::to_string(i) + "\":\"" + v + "\"";
+    }
+    return s + "}";
+}
+
+}  // namespace
+
+TEST_CASE("hello: visitor context fields") {
+    const auto h = decode_ok<Hello>(visitor_hello(
+        R"j("token":"rt_1","name":"Ayşe","email":"a@example.com","user_id":"u-42 (Ayşe)","signature":")j" +
+        kSig +
+        R"j(","attributes":{"plan":"gold","order_id":"5521","Zone":"eu-1","a.b:c_d-e":"ş"},"page":"https://shop.example.com/cart?x=1&y=ü","language":"tr-TR","user_agent":"Mozilla/5.0 (X11; Linux x86_64)")j"));
+    CHECK(h.token == "rt_1");
+    CHECK(h.name == "Ayşe");
+    CHECK(h.email == "a@example.com");
+    CHECK(h.user_id == "u-42 (Ayşe)");  // free text, not an id
+    CHECK(h.signature == kSig);
+    // In the order sent, not sorted.
+    CHECK(h.attributes ==
+          Attributes{{"plan", "gold"}, {"order_id", "5521"}, {"Zone", "eu-1"}, {"a.b:c_d-e", "ş"}});
+    CHECK(h.page == "https://shop.example.com/cart?x=1&y=ü");
+    CHECK(h.language == "tr-TR");
+    CHECK(h.user_agent == "Mozilla/5.0 (X11; Linux x86_64)");
+
+    // All optional.
+    const auto bare = decode_ok<Hello>(visitor_hello(R"("name":"Ravi")"));
+    CHECK(bare.user_id.empty());
+    CHECK(bare.signature.empty());
+    CHECK(bare.attributes.empty());
+    CHECK(bare.page.empty());
+    CHECK(bare.language.empty());
+    CHECK(bare.user_agent.empty());
+
+    // Empty text fields and an empty object are the same as absent ones.
+    const auto empty = decode_ok<Hello>(
+        visitor_hello(R"("attributes":{},"page":"","language":"","user_agent":"")"));
+    CHECK(empty.attributes.empty());
+    CHECK(empty.page.empty());
+    CHECK(empty.language.empty());
+
+    // One attribute; an empty value is kept.
+    CHECK(decode_ok<Hello>(visitor_hello(R"("attributes":{"coupon":""})")).attributes ==
+          Attributes{{"coupon", ""}});
+
+    // The codec does not look at the role: the server ignores them from agents.
+    const auto agent = decode_ok<Hello>(
+        R"({"type":"hello","version":1,"role":"agent","token":"t","page":"p","attributes":{"b":"1","a":"2"}})");
+    CHECK(agent.page == "p");
+    CHECK(agent.attributes == Attributes{{"b", "1"}, {"a", "2"}});
+}
+
+TEST_CASE("hello attributes: order sent, repeated keys, look-alike members") {
+    // Sorted, reverse-sorted and mixed orders all survive.
+    CHECK(decode_ok<Hello>(visitor_hello(R"("attributes":{"c":"3","b":"2","a":"1"})")).attributes ==
+          Attributes{{"c", "3"}, {"b", "2"}, {"a", "1"}});
+    CHECK(decode_ok<Hello>(visitor_hello(R"("attributes":{"a":"1","b":"2","c":"3"})")).attributes ==
+          Attributes{{"a", "1"}, {"b", "2"}, {"c", "3"}});
+    // A key sent twice: its last value, at its first place (as for duplicate members).
+    CHECK(decode_ok<Hello>(visitor_hello(R"("attributes":{"b":"1","a":"2","b":"3"})")).attributes ==
+          Attributes{{"b", "3"}, {"a", "2"}});
+    // "attributes" sent twice: the last one wins, with its own order.
+    CHECK(decode_ok<Hello>(
+              visitor_hello(R"("attributes":{"x":"0","y":"0"},"attributes":{"q":"1","p":"2"})"))
+              .attributes == Attributes{{"q", "1"}, {"p", "2"}});
+    // An "attributes" member nested elsewhere, before or after, changes nothing.
+    CHECK(
+        decode_ok<Hello>(
+            visitor_hello(
+                R"("meta":{"attributes":{"z":"9","y":"8"}},"attributes":{"n":"1","m":"2"},"more":[{"attributes":{"k":"v"}}])"))
+            .attributes == Attributes{{"n", "1"}, {"m", "2"}});
+    // Escaped keys and values are unescaped.
+    CHECK(decode_ok<Hello>(visitor_hello(R"("attributes":{"k\u0031":"a\"b\\c\n","k0":"\u015f"})"))
+              .attributes == Attributes{{"k1", "a\"b\\c\n"}, {"k0", "ş"}});
+    // At the limits.
+    const auto at_limit = decode_ok<Hello>(
+        visitor_hello("\"attributes\":" + attributes_of(kMaxAttributes, repeat(256))));
+    REQUIRE(at_limit.attributes.size() == kMaxAttributes);
+    CHECK(at_limit.attributes[0].first == "k0");
+    CHECK(at_limit.attributes[10].first == "k10");  // not sorted after "k1"
+    CHECK(at_limit.attributes[19].first == "k19");
+    CHECK(at_limit.attributes[19].second.size() == kMaxAttributeValueBytes);
+    const std::string key64 = repeat(kMaxAttributeKeyBytes, 'K');
+    CHECK(decode_ok<Hello>(visitor_hello(R"("attributes":{")" + key64 + R"(":"v"})"))
+              .attributes[0]
+              .first == key64);
+    // Values are counted in UTF-8 bytes: 128 × "ş" = 256 bytes.
+    std::string s128;
+    for (int i = 0; i < 128; ++i) s128 += "ş";
+    CHECK(decode_ok<Hello>(visitor_hello(R"("attributes":{"k":")" + s128 + "\"}"))
+              .attributes[0]
+              .second.size() == 256);
+    expect_error(visitor_hello(R"("attributes":{"k":")" + s128 + "ş\"}"), ErrorCode::too_long,
+                 "attributes");
+}
+
+TEST_CASE("hello attributes errors") {
+    const auto with = [](const std::string& attrs) {
+        return visitor_hello("\"attributes\":" + attrs);
+    };
+    for (const char* bad : {"[]", R"([["k","v"]])", R"("k=v")", "1", "null", "true"}) {
+        CAPTURE(bad);
+        expect_error(with(bad), ErrorCode::bad_field, "attributes");
+    }
+    // Too many members.
+    expect_error(with(attributes_of(kMaxAttributes + 1)), ErrorCode::too_long, "attributes");
+    expect_error(with(attributes_of(100)), ErrorCode::too_long, "attributes");
+    // Keys: 1..64 bytes of [A-Za-z0-9._:-].
+    expect_error(with(R"({")" + repeat(kMaxAttributeKeyBytes + 1) + R"(":"v"})"),
+                 ErrorCode::too_long, "attributes");
+    for (const char* key : {"", "a b", "a/b", "plan?", "şehir", "a\\u0000", "a\\n", "{x}"}) {
+        CAPTURE(key);
+        expect_error(with(std::string(R"({")") + key + R"(":"v"})"), ErrorCode::bad_field,
+                     "attributes");
+    }
+    // Values: strings of at most 256 bytes.
+    expect_error(with(R"({"k":")" + repeat(kMaxAttributeValueBytes + 1) + "\"}"),
+                 ErrorCode::too_long, "attributes");
+    for (const char* value : {"1", "1.5", "true", "null", "[]", R"({"x":"y"})", R"(["v"])"}) {
+        CAPTURE(value);
+        expect_error(with(std::string(R"({"k":)") + value + "}"), ErrorCode::bad_field,
+                     "attributes");
+    }
+    // Checked in the order sent: the first bad member (not the first in key order) is named.
+    auto e = decode_err(with(R"({"zz":5,"aa":")" + repeat(300) + "\"}"));
+    CHECK(e.code == ErrorCode::bad_field);
+    CHECK(e.detail.find("'zz'") != std::string::npos);
+    e = decode_err(with(R"({"zz":")" + repeat(300) + R"(","aa":5})"));
+    CHECK(e.code == ErrorCode::too_long);
+    CHECK(e.detail.find("'zz'") != std::string::npos);
+    // Ill-formed UTF-8 in a value fails the whole frame.
+    expect_error(visitor_hello("\"attributes\":{\"k\":\"\xED\xA0\x80\"}"), ErrorCode::bad_utf8, "");
+    // The count is checked before the members.
+    expect_error(with(attributes_of(kMaxAttributes + 1, "a b\\u0000")), ErrorCode::too_long,
+                 "attributes");
+}
+
+TEST_CASE("hello identity: user_id and signature") {
+    // Both or neither.
+    expect_error(visitor_hello(R"("user_id":"u-1")"), ErrorCode::bad_field, "signature");
+    expect_error(visitor_hello(R"("signature":")" + kSig + "\""), ErrorCode::bad_field, "user_id");
+    // user_id: text, not empty, at most max_name_bytes.
+    expect_error(visitor_hello(R"("user_id":"","signature":")" + kSig + "\""), ErrorCode::bad_field,
+                 "user_id");
+    for (const char* bad : {"5", "null", "true", R"(["u"])", "{}"}) {
+        CAPTURE(bad);
+        expect_error(
+            visitor_hello(std::string(R"("user_id":)") + bad + R"(,"signature":")" + kSig + "\""),
+            ErrorCode::bad_field, "user_id");
+    }
+    const Limits l;
+    CHECK(decode_ok<Hello>(visitor_hello(R"("user_id":")" + repeat(l.max_name_bytes) +
+                                         R"(","signature":")" + kSig + "\""))
+              .user_id.size() == l.max_name_bytes);
+    expect_error(visitor_hello(R"("user_id":")" + repeat(l.max_name_bytes + 1) +
+                               R"(","signature":")" + kSig + "\""),
+                 ErrorCode::too_long, "user_id");
+    Limits small;
+    small.max_name_bytes = 3;
+    expect_error(visitor_hello(R"("user_id":"abcd","signature":")" + kSig + "\""),
+                 ErrorCode::too_long, "user_id", small);
+    // signature: exactly 64 of [0-9a-f].
+    const auto sig_error = [](const std::string& sig, ErrorCode code) {
+        expect_error(visitor_hello(R"("user_id":"u-1","signature":)" + sig), code, "signature");
+    };
+    sig_error('"' + kSig.substr(0, 63) + '"', ErrorCode::bad_field);
+    sig_error('"' + kSig + "0\"", ErrorCode::too_long);
+    sig_error(R"("")", ErrorCode::bad_field);
+    std::string upper = kSig;
+    upper[10] = 'A';
+    sig_error('"' + upper + '"', ErrorCode::bad_field);
+    std::string non_hex = kSig;
+    non_hex[63] = 'g';
+    sig_error('"' + non_hex + '"', ErrorCode::bad_field);
+    std::string spaced = kSig;
+    spaced[0] = ' ';
+    sig_error('"' + spaced + '"', ErrorCode::bad_field);
+    for (const char* bad : {"5", "null", "true", "[]"}) sig_error(bad, ErrorCode::bad_field);
+    // A malformed signature is reported as such even without a user_id.
+    expect_error(visitor_hello(R"("signature":"abc")"), ErrorCode::bad_field, "signature");
+    // user_id is read first.
+    expect_error(visitor_hello(R"("user_id":"","signature":"XYZ")"), ErrorCode::bad_field,
+                 "user_id");
+    // The pair is checked before attributes, page, language and user_agent.
+    expect_error(visitor_hello(R"("user_id":"u","attributes":[],"language":"x y")"),
+                 ErrorCode::bad_field, "signature");
+    // And after the fields before it.
+    expect_error(visitor_hello(R"("name":5,"user_id":"u")"), ErrorCode::bad_field, "name");
+}
+
+TEST_CASE("hello page, language, user_agent") {
+    // page: text up to 2048 bytes.
+    CHECK(
+        decode_ok<Hello>(visitor_hello(R"("page":")" + repeat(kMaxPageBytes) + "\"")).page.size() ==
+        kMaxPageBytes);
+    expect_error(visitor_hello(R"("page":")" + repeat(kMaxPageBytes + 1) + "\""),
+                 ErrorCode::too_long, "page");
+    for (const char* bad : {"1", "null", R"(["/"])", "{}"}) {
+        CAPTURE(bad);
+        expect_error(visitor_hello(std::string(R"("page":)") + bad), ErrorCode::bad_field, "page");
+    }
+    // language: like start.locale.
+    for (const char* tag : {"en", "tr-TR", "zh-Hant-TW", "x-1"}) {
+        CAPTURE(tag);
+        CHECK(
+            decode_ok<Hello>(visitor_hello(std::string(R"("language":")") + tag + "\"")).language ==
+            tag);
+    }
+    CHECK(decode_ok<Hello>(visitor_hello(R"("language":")" + repeat(kMaxLocaleBytes) + "\""))
+              .language.size() == kMaxLocaleBytes);
+    expect_error(visitor_hello(R"("language":")" + repeat(kMaxLocaleBytes + 1) + "\""),
+                 ErrorCode::too_long, "language");
+    for (const char* bad : {R"("tr_TR")", R"("en US")", R"("en;q=0.9")", R"("türkçe")",
+                            R"("en,tr")", "7", "null", R"(["tr"])"}) {
+        CAPTURE(bad);
+        expect_error(visitor_hello(std::string(R"("language":)") + bad), ErrorCode::bad_field,
+                     "language");
+    }
+    // user_agent: text up to 512 bytes.
+    CHECK(decode_ok<Hello>(visitor_hello(R"("user_agent":")" + repeat(kMaxUserAgentBytes) + "\""))
+              .user_agent.size() == kMaxUserAgentBytes);
+    expect_error(visitor_hello(R"("user_agent":")" + repeat(kMaxUserAgentBytes + 1) + "\""),
+                 ErrorCode::too_long, "user_agent");
+    expect_error(visitor_hello(R"("user_agent":42)"), ErrorCode::bad_field, "user_agent");
+    expect_error(visitor_hello(R"("user_agent":null)"), ErrorCode::bad_field, "user_agent");
+    // Ill-formed UTF-8 fails the frame.
+    expect_error(visitor_hello("\"page\":\"https://x/\xC3\""), ErrorCode::bad_utf8, "");
+    expect_error(visitor_hello("\"user_agent\":\"\xFF\""), ErrorCode::bad_utf8, "");
+    // Wire order: attributes, page, language, user_agent.
+    expect_error(visitor_hello(R"("attributes":5,"page":5,"language":5,"user_agent":5)"),
+                 ErrorCode::bad_field, "attributes");
+    expect_error(visitor_hello(R"("page":5,"language":5,"user_agent":5)"), ErrorCode::bad_field,
+                 "page");
+    expect_error(visitor_hello(R"("language":"a b","user_agent":5)"), ErrorCode::bad_field,
+                 "language");
+}
+
+TEST_CASE("close: optional resolution tag") {
+    auto c = decode_ok<Close>(R"({"type":"close","conv":"c1"})");
+    CHECK(c.conv == "c1");
+    CHECK(c.resolution.empty());
+    c = decode_ok<Close>(R"({"type":"close","conv":"c1","resolution":"solved"})");
+    CHECK(c.resolution == "solved");
+    CHECK(decode_ok<Close>(
+              R"({"type":"close","conv":"c1","resolution":"billing.refund:partial-2_x"})")
+              .resolution == "billing.refund:partial-2_x");
+    CHECK(decode_ok<Close>(R"({"type":"close","conv":"c1","resolution":")" + repeat(kMaxTagBytes) +
+                           "\"}")
+              .resolution.size() == kMaxTagBytes);
+    expect_error(R"({"type":"close","conv":"c1","resolution":")" + repeat(kMaxTagBytes + 1) + "\"}",
+                 ErrorCode::too_long, "resolution");
+    for (const char* bad : {R"("")", R"("not solved")", R"("çözüldü")", R"("a/b")", "5", "null",
+                            "true", R"(["solved"])"}) {
+        CAPTURE(bad);
+        expect_error(std::string(R"({"type":"close","conv":"c1","resolution":)") + bad + "}",
+                     ErrorCode::bad_field, "resolution");
+    }
+    // conv first; the error echoes it.
+    expect_error(R"({"type":"close","resolution":"solved"})", ErrorCode::missing_field, "conv");
+    expect_error(R"({"type":"close","conv":"","resolution":"x y"})", ErrorCode::bad_field, "conv");
+    CHECK(decode_err(R"({"type":"close","conv":"c1","resolution":"x y"})").conv == "c1");
+}
+
+TEST_CASE("rate: score 1..5 and an optional comment") {
+    for (int score = 1; score <= 5; ++score) {
+        CAPTURE(score);
+        const auto r =
+            decode_ok<Rate>(R"({"type":"rate","conv":"c1","score":)" + std::to_string(score) + "}");
+        CHECK(r.conv == "c1");
+        CHECK(r.score == score);
+        CHECK(r.comment.empty());
+    }
+    auto r = decode_ok<Rate>(
+        R"({"type":"rate","conv":"c1","score":4,"comment":"Hızlı ve nazik, teşekkürler!\n"})");
+    CHECK(r.score == 4);
+    CHECK(r.comment == "Hızlı ve nazik, teşekkürler!\n");
+    CHECK(decode_ok<Rate>(R"({"type":"rate","conv":"c1","score":1,"comment":""})").comment.empty());
+    r = decode_ok<Rate>(R"({"type":"rate","conv":"c1","score":2,"comment":")" +
+                        repeat(kMaxCommentBytes) + "\"}");
+    CHECK(r.comment.size() == kMaxCommentBytes);
+}
+
+TEST_CASE("rate errors") {
+    expect_error(R"({"type":"rate","score":5})", ErrorCode::missing_field, "conv");
+    expect_error(R"({"type":"rate","conv":"c1"})", ErrorCode::missing_field, "score");
+    expect_error(R"({"type":"rate","conv":"c 1","score":5})", ErrorCode::bad_field, "conv");
+    expect_error(R"({"type":"rate","conv":")" + repeat(65) + R"(","score":5})", ErrorCode::too_long,
+                 "conv");
+    // Out of range, not an integer, or beyond any int: all bad_field.
+    for (const char* bad :
+         {"0", "6", "-1", "-0", "100", "3.5", "3.0", "5e0", R"("3")", "true", "null", "[3]",
+          "4294967297", "9223372036854775809", "-9223372036854775808", "18446744073709551615",
+          "18446744073709551616"}) {
+        CAPTURE(bad);
+        expect_error(std::string(R"({"type":"rate","conv":"c1","score":)") + bad + "}",
+                     ErrorCode::bad_field, "score");
+    }
+    // The comment: text up to 2048 bytes.
+    expect_error(R"({"type":"rate","conv":"c1","score":5,"comment":")" +
+                     repeat(kMaxCommentBytes + 1) + "\"}",
+                 ErrorCode::too_long, "comment");
+    expect_error(R"({"type":"rate","conv":"c1","score":5,"comment":5})", ErrorCode::bad_field,
+                 "comment");
+    expect_error(R"({"type":"rate","conv":"c1","score":5,"comment":null})", ErrorCode::bad_field,
+                 "comment");
+    expect_error("{\"type\":\"rate\",\"conv\":\"c1\",\"score\":5,\"comment\":\"\xC3\"}",
+                 ErrorCode::bad_utf8, "");
+    // Wire order: conv, score, comment; errors echo the conv.
+    expect_error(R"({"type":"rate","conv":"c1","score":9,"comment":5})", ErrorCode::bad_field,
+                 "score");
+    CHECK(decode_err(R"({"type":"rate","conv":"c1","score":9})").conv == "c1");
+}
+
+TEST_CASE("visitor_info: just the conversation") {
+    CHECK(decode_ok<VisitorInfoQuery>(R"({"type":"visitor_info","conv":"c_7"})").conv == "c_7");
+    expect_error(R"({"type":"visitor_info"})", ErrorCode::missing_field, "conv");
+    expect_error(R"({"type":"visitor_info","conv":""})", ErrorCode::bad_field, "conv");
+    expect_error(R"({"type":"visitor_info","conv":"a b"})", ErrorCode::bad_field, "conv");
+    expect_error(R"({"type":"visitor_info","conv":5})", ErrorCode::bad_field, "conv");
+    expect_error(R"({"type":"visitor_info","conv":null})", ErrorCode::bad_field, "conv");
+    expect_error(R"({"type":"visitor_info","conv":")" + repeat(65) + "\"}", ErrorCode::too_long,
+                 "conv");
+}
+
+TEST_CASE("canned_list: no fields") {
+    decode_ok<CannedList>(R"({"type":"canned_list"})");
+    decode_ok<CannedList>(R"({"type":"canned_list","shared":"whatever"})");
+}
+
+TEST_CASE("canned_save: create and edit") {
+    auto c = decode_ok<CannedSave>(
+        R"({"type":"canned_save","shortcut":"greet","text":"Merhaba {visitor.name}, ben {agent.name}."})");
+    CHECK(c.id.empty());
+    CHECK(c.shortcut == "greet");
+    CHECK(c.text == "Merhaba {visitor.name}, ben {agent.name}.");
+    CHECK_FALSE(c.shared);
+    c = decode_ok<CannedSave>(
+        R"({"type":"canned_save","id":"cr_12","shortcut":"Refund-policy_2","text":"नमस्ते","shared":true})");
+    CHECK(c.id == "cr_12");
+    CHECK(c.shortcut == "Refund-policy_2");
+    CHECK(c.text == "नमस्ते");
+    CHECK(c.shared);
+    CHECK_FALSE(
+        decode_ok<CannedSave>(R"({"type":"canned_save","shortcut":"x","text":"t","shared":false})")
+            .shared);
+    const Limits l;
+    c = decode_ok<CannedSave>(R"({"type":"canned_save","shortcut":")" + repeat(kMaxShortcutBytes) +
+                              R"(","text":")" + repeat(l.max_text_bytes) + "\"}");
+    CHECK(c.shortcut.size() == kMaxShortcutBytes);
+    CHECK(c.text.size() == l.max_text_bytes);
+}
+
+TEST_CASE("canned_save errors") {
+    const auto frame = [](std::string_view members) {
+        return std::string(R"({"type":"canned_save",)") + std::string(members) + "}";
+    };
+    expect_error(frame(R"("text":"t")"), ErrorCode::missing_field, "shortcut");
+    expect_error(frame(R"("shortcut":"s")"), ErrorCode::missing_field, "text");
+    // id: optional, but an id when present.
+    expect_error(frame(R"("id":"","shortcut":"s","text":"t")"), ErrorCode::bad_field, "id");
+    expect_error(frame(R"("id":"cr 1","shortcut":"s","text":"t")"), ErrorCode::bad_field, "id");
+    expect_error(frame(R"("id":12,"shortcut":"s","text":"t")"), ErrorCode::bad_field, "id");
+    expect_error(frame(R"("id":")" + repeat(65) + R"(","shortcut":"s","text":"t")"),
+                 ErrorCode::too_long, "id");
+    // shortcut: 1..32 of [A-Za-z0-9_-].
+    expect_error(frame(R"("shortcut":")" + repeat(kMaxShortcutBytes + 1) + R"(","text":"t")"),
+                 ErrorCode::too_long, "shortcut");
+    for (const char* bad : {R"("")", R"("a b")", R"("a.b")", R"("a:b")", R"("/greet")",
+                            R"("selam_ş")", R"("x\n")", "5", "null", "true", R"(["s"])"}) {
+        CAPTURE(bad);
+        expect_error(frame(std::string(R"("shortcut":)") + bad + R"(,"text":"t")"),
+                     ErrorCode::bad_field, "shortcut");
+    }
+    // text: 1..max_text_bytes.
+    expect_error(frame(R"("shortcut":"s","text":"")"), ErrorCode::bad_field, "text");
+    expect_error(frame(R"("shortcut":"s","text":7)"), ErrorCode::bad_field, "text");
+    expect_error(frame(R"("shortcut":"s","text":null)"), ErrorCode::bad_field, "text");
+    const Limits l;
+    expect_error(frame(R"("shortcut":"s","text":")" + repeat(l.max_text_bytes + 1) + "\""),
+                 ErrorCode::too_long, "text");
+    Limits small;
+    small.max_text_bytes = 4;
+    expect_error(frame(R"("shortcut":"s","text":"hello")"), ErrorCode::too_long, "text", small);
+    expect_error("{\"type\":\"canned_save\",\"shortcut\":\"s\",\"text\":\"\xE2\x82\"}",
+                 ErrorCode::bad_utf8, "");
+    // shared: a boolean.
+    for (const char* bad : {"1", "0", R"("true")", "null", "[]"}) {
+        CAPTURE(bad);
+        expect_error(frame(std::string(R"("shortcut":"s","text":"t","shared":)") + bad),
+                     ErrorCode::bad_field, "shared");
+    }
+    // Wire order: id, shortcut, text, shared.
+    expect_error(frame(R"("id":"","shortcut":"","text":"","shared":1)"), ErrorCode::bad_field,
+                 "id");
+    expect_error(frame(R"("shortcut":"","text":"","shared":1)"), ErrorCode::bad_field, "shortcut");
+    expect_error(frame(R"("shortcut":"s","text":"","shared":1)"), ErrorCode::bad_field, "text");
+}
+
+TEST_CASE("canned_delete: an id") {
+    CHECK(decode_ok<CannedDelete>(R"({"type":"canned_delete","id":"cr_12"})").id == "cr_12");
+    expect_error(R"({"type":"canned_delete"})", ErrorCode::missing_field, "id");
+    expect_error(R"({"type":"canned_delete","id":""})", ErrorCode::bad_field, "id");
+    expect_error(R"({"type":"canned_delete","id":"cr 12"})", ErrorCode::bad_field, "id");
+    expect_error(R"({"type":"canned_delete","id":12})", ErrorCode::bad_field, "id");
+    expect_error(R"({"type":"canned_delete","id":null})", ErrorCode::bad_field, "id");
+    expect_error(R"({"type":"canned_delete","id":")" + repeat(65) + "\"}", ErrorCode::too_long,
+                 "id");
+}
+
+TEST_CASE("console types are case-sensitive client types; their answers are server-only") {
+    for (const char* t : {"Rate", "RATE", "visitorInfo", "visitor-info", "canned", "cannedList",
+                          "canned_changed", "rated", "dashboard", "canned_edit"}) {
+        CAPTURE(t);
+        expect_error(std::string(R"({"type":")") + t + "\"}", ErrorCode::unknown_type, "type");
+    }
+}
+
+TEST_CASE("decode_client never throws on mutated console frames") {
+    const std::string seeds[] = {
+        visitor_hello(
+            R"("user_id":"u","signature":")" + kSig +
+            R"(","attributes":{"b":"1","a":"2","c":"3"},"page":"p","language":"tr","user_agent":"ua")"),
+        R"({"type":"close","conv":"c1","resolution":"solved"})",
+        R"({"type":"rate","conv":"c1","score":5,"comment":"ok"})",
+        R"({"type":"visitor_info","conv":"c1"})",
+        R"({"type":"canned_save","id":"x","shortcut":"s","text":"t","shared":true})",
+        R"({"type":"canned_delete","id":"x"})",
+    };
+    std::mt19937 rng(4242);
+    std::uniform_int_distribution<int> byte(0, 255);
+    int decoded = 0;
+    for (int i = 0; i < 12000; ++i) {
+        std::string f = seeds[static_cast<std::size_t>(i) % std::size(seeds)];
+        for (int k = 0; k < 1 + i % 3; ++k) {
+            const auto pos = static_cast<std::size_t>(rng()) % (f.size() + 1);
+            switch (rng() % 3) {
+                case 0:
+                    f.insert(pos, 1, static_cast<char>(byte(rng)));
+                    break;
+                case 1:
+                    if (pos < f.size()) f.erase(pos, 1);
+                    break;
+                default:
+                    if (pos < f.size()) f[pos] = static_cast<char>(byte(rng));
+            }
+        }
+        DecodeResult r;
+        CHECK_NOTHROW(r = decode_client(f));
+        if (const auto* m = std::get_if<ClientMessage>(&r)) {
+            ++decoded;
+            // Whatever decodes respects the limits.
+            if (const auto* h = std::get_if<Hello>(m)) {
+                CHECK(h->attributes.size() <= kMaxAttributes);
+                CHECK(h->user_id.empty() == h->signature.empty());
+            }
+            if (const auto* rate = std::get_if<Rate>(m)) {
+                CHECK(rate->score >= 1);
+                CHECK(rate->score <= 5);
+            }
+        }
+    }
+    CHECK(decoded > 0);
+}

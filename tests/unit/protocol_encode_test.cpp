@@ -215,7 +215,7 @@ TEST_CASE("encode error: conv and client_id only when set") {
     CHECK(j["code"] == "conv_closed");
     CHECK(j["conv"] == "c1");
     CHECK(j["client_id"] == "m-2");
-    for (int i = 0; i <= static_cast<int>(ErrorCode::unavailable); ++i) {
+    for (int i = 0; i <= static_cast<int>(ErrorCode::too_many); ++i) {
         const auto code = static_cast<ErrorCode>(i);
         CAPTURE(i);
         const auto name = to_string(code);
@@ -447,4 +447,366 @@ TEST_CASE("encode bot state in a conversation summary") {
     const auto k = parsed(encode(ev));
     CHECK(k["state"] == "waiting");
     CHECK(k["reason"] == "handoff");
+}
+
+// ---- visitor context, CSAT, canned replies, supervisors -----------------------
+
+namespace {
+
+// Where each needle first appears in out; all must appear, in this order.
+void check_order(const std::string& out, std::initializer_list<std::string_view> needles) {
+    CAPTURE(out);
+    std::size_t at = 0;
+    for (const auto needle : needles) {
+        CAPTURE(needle);
+        const auto found = out.find(needle, at);
+        REQUIRE(found != std::string::npos);
+        at = found + needle.size();
+    }
+}
+
+VisitorInfo sample_visitor_info() {
+    VisitorInfo m;
+    m.conv = "c9";
+    VisitorProfile& v = m.visitor;
+    v.id = "v_1";
+    v.name = "Ayşe";
+    v.email = "a@example.com";
+    v.verified = true;
+    v.user_id = "u-42";
+    v.attributes = {{"plan", "gold"}, {"order_id", "5521"}, {"Zone", "eu-1"}, {"a", "ş"}};
+    v.page = "https://shop.example.com/cart?x=1&y=\"2\"";
+    v.language = "tr-TR";
+    v.user_agent = "Mozilla/5.0";
+    v.created = 1'700'000'000'000;
+    v.last_seen = 1'767'225'600'000;
+    HistoryItem now;
+    now.conv = "c9";
+    now.state = ConvState::active;
+    now.department = "billing";
+    now.agent_name = "Deniz";
+    now.created = 1'767'225'500'000;
+    HistoryItem before;
+    before.conv = "c3";
+    before.state = ConvState::closed;
+    before.agent_name = "Ravi";
+    before.resolution = "solved";
+    before.created = 1'767'000'000'000;
+    before.closed = 1'767'000'600'000;
+    before.csat_score = 5;
+    before.csat_comment = "Çok iyi\n";
+    m.history = {now, before};
+    return m;
+}
+
+}  // namespace
+
+TEST_CASE("new error codes: names both ways, at the end") {
+    CHECK(static_cast<int>(ErrorCode::bad_signature) == 20);
+    CHECK(static_cast<int>(ErrorCode::conflict) == 21);
+    CHECK(static_cast<int>(ErrorCode::too_many) == 22);
+    CHECK(to_string(ErrorCode::bad_signature) == "bad_signature");
+    CHECK(to_string(ErrorCode::conflict) == "conflict");
+    CHECK(to_string(ErrorCode::too_many) == "too_many");
+    CHECK(error_code_from("bad_signature") == ErrorCode::bad_signature);
+    CHECK(error_code_from("conflict") == ErrorCode::conflict);
+    CHECK(error_code_from("too_many") == ErrorCode::too_many);
+    CHECK_FALSE(error_code_from("Conflict").has_value());
+    CHECK_FALSE(error_code_from("too-many").has_value());
+    CHECK(parsed(encode(ErrorEvent{ErrorCode::bad_signature, "identity not verified", "", ""})) ==
+          json{{"type", "error"}, {"code", "bad_signature"}, {"message", "identity not verified"}});
+}
+
+TEST_CASE("encode welcome: supervisor and verified only when true") {
+    Welcome w;
+    w.role = Role::agent;
+    w.id = "a_1";
+    auto j = parsed(encode(w));
+    CHECK_FALSE(j.contains("supervisor"));
+    CHECK_FALSE(j.contains("verified"));
+    CHECK(j.size() == 7);
+
+    w.supervisor = true;
+    j = parsed(encode(w));
+    CHECK(j["supervisor"] == true);
+    CHECK_FALSE(j.contains("verified"));
+    CHECK(j["role"] == "agent");
+
+    Welcome v;
+    v.role = Role::visitor;
+    v.id = "v_1";
+    v.token = "rt_new";
+    v.verified = true;
+    v.conversations = {summary("c1", ConvState::active)};
+    const auto out = encode(v);
+    j = parsed(out);
+    CHECK(j["verified"] == true);
+    CHECK_FALSE(j.contains("supervisor"));
+    CHECK(j["token"] == "rt_new");
+    REQUIRE(j["conversations"].size() == 1);
+    check_order(out, {"\"token\"", "\"conversations\"", "\"verified\":true"});
+
+    w.verified = true;  // both, in the order of the table
+    check_order(encode(w), {"\"conversations\"", "\"supervisor\":true", "\"verified\":true"});
+}
+
+TEST_CASE("encode conversation summary: resolution only when set") {
+    ConversationEvent e;
+    e.summary = summary("c1", ConvState::closed);
+    e.reason = "closed_by_agent";
+    auto j = parsed(encode(e));
+    CHECK_FALSE(j.contains("resolution"));
+    e.summary.resolution = "solved";
+    const auto out = encode(e);
+    j = parsed(out);
+    CHECK(j["resolution"] == "solved");
+    CHECK(j["state"] == "closed");
+    CHECK(j["reason"] == "closed_by_agent");
+    check_order(out, {"\"agent_id\"", "\"resolution\":\"solved\"", "\"reason\""});
+    // Welcome entries are summaries too.
+    Welcome w;
+    w.conversations = {summary("c1", ConvState::active), e.summary};
+    j = parsed(encode(w));
+    CHECK_FALSE(j["conversations"][0].contains("resolution"));
+    CHECK(j["conversations"][1]["resolution"] == "solved");
+}
+
+TEST_CASE("encode rated") {
+    CHECK(parsed(encode(Rated{"c1", 4})) == json{{"type", "rated"}, {"conv", "c1"}, {"score", 4}});
+    CHECK(parsed(encode(Rated{"c2", 1}))["score"] == 1);
+    check_order(encode(Rated{"c1", 5}), {"\"type\":\"rated\"", "\"conv\"", "\"score\":5"});
+}
+
+TEST_CASE("encode visitor_info: every field, attributes in the order given") {
+    const auto m = sample_visitor_info();
+    const auto out = encode(m);
+    const auto j = parsed(out);
+    CHECK(j["type"] == "visitor_info");
+    CHECK(j["conv"] == "c9");
+    CHECK(j.size() == 4);
+    CHECK(
+        j["visitor"] ==
+        json{{"id", "v_1"},
+             {"name", "Ayşe"},
+             {"email", "a@example.com"},
+             {"verified", true},
+             {"user_id", "u-42"},
+             {"attributes", {{"plan", "gold"}, {"order_id", "5521"}, {"Zone", "eu-1"}, {"a", "ş"}}},
+             {"page", "https://shop.example.com/cart?x=1&y=\"2\""},
+             {"language", "tr-TR"},
+             {"user_agent", "Mozilla/5.0"},
+             {"created", 1'700'000'000'000},
+             {"last_seen", 1'767'225'600'000}});
+    REQUIRE(j["history"].size() == 2);
+    CHECK(j["history"][0] == json{{"conv", "c9"},
+                                  {"state", "active"},
+                                  {"department", "billing"},
+                                  {"agent_name", "Deniz"},
+                                  {"resolution", ""},
+                                  {"created", 1'767'225'500'000},
+                                  {"closed", 0},
+                                  {"csat_score", 0},
+                                  {"csat_comment", ""}});
+    CHECK(j["history"][1] == json{{"conv", "c3"},
+                                  {"state", "closed"},
+                                  {"department", ""},
+                                  {"agent_name", "Ravi"},
+                                  {"resolution", "solved"},
+                                  {"created", 1'767'000'000'000},
+                                  {"closed", 1'767'000'600'000},
+                                  {"csat_score", 5},
+                                  {"csat_comment", "Çok iyi\n"}});
+    // nlohmann sorts keys when parsing; the wire keeps the given order.
+    check_order(out, {"\"plan\"", "\"order_id\"", "\"Zone\"", "\"a\":"});
+    check_order(out, {"\"visitor\"", "\"id\"", "\"name\"", "\"email\"", "\"verified\"",
+                      "\"user_id\"", "\"attributes\"", "\"page\"", "\"language\"", "\"user_agent\"",
+                      "\"created\"", "\"last_seen\"", "\"history\""});
+    // History newest first, as given.
+    CHECK(out.find("\"c9\",\"state\"") < out.find("\"c3\""));
+}
+
+TEST_CASE("encode visitor_info: empty fields are \"\", 0 and {}") {
+    VisitorInfo m;
+    m.conv = "c1";
+    const auto j = parsed(encode(m));
+    CHECK(j == json{{"type", "visitor_info"},
+                    {"conv", "c1"},
+                    {"visitor",
+                     {{"id", ""},
+                      {"name", ""},
+                      {"email", ""},
+                      {"verified", false},
+                      {"user_id", ""},
+                      {"attributes", json::object()},
+                      {"page", ""},
+                      {"language", ""},
+                      {"user_agent", ""},
+                      {"created", 0},
+                      {"last_seen", 0}}},
+                    {"history", json::array()}});
+    CHECK(j["visitor"]["attributes"].is_object());
+    CHECK(j["history"].is_array());
+    // A single attribute: no stray commas.
+    m.visitor.attributes = {{"k", "v"}};
+    CHECK(parsed(encode(m))["visitor"]["attributes"] == json{{"k", "v"}});
+    // Every history state.
+    for (auto s : {ConvState::bot, ConvState::waiting, ConvState::active, ConvState::closed}) {
+        HistoryItem h;
+        h.state = s;
+        m.history = {h};
+        CHECK(parsed(encode(m))["history"][0]["state"] == to_string(s));
+    }
+}
+
+TEST_CASE("encode canned and canned_changed") {
+    CHECK(parsed(encode(Canned{})) == json{{"type", "canned"}, {"items", json::array()}});
+    Canned c;
+    c.items = {{"cr_1", "greet", "Merhaba {visitor.name}, ben {agent.name}.", true, ""},
+               {"cr_2", "refund", "İade 14 gün içinde.\n\"Koşullar\" geçerli.", false, "a_7"}};
+    const auto out = encode(c);
+    const auto j = parsed(out);
+    CHECK(j ==
+          json{{"type", "canned"},
+               {"items", json::array({json{{"id", "cr_1"},
+                                           {"shortcut", "greet"},
+                                           {"text", "Merhaba {visitor.name}, ben {agent.name}."},
+                                           {"shared", true},
+                                           {"owner", ""}},
+                                      json{{"id", "cr_2"},
+                                           {"shortcut", "refund"},
+                                           {"text", "İade 14 gün içinde.\n\"Koşullar\" geçerli."},
+                                           {"shared", false},
+                                           {"owner", "a_7"}}})}});
+    check_order(out, {"\"id\"", "\"shortcut\"", "\"text\"", "\"shared\"", "\"owner\""});
+
+    const auto changed = encode(CannedChanged{});
+    CHECK(changed == R"({"type":"canned_changed"})");
+    CHECK(parsed(changed) == json{{"type", "canned_changed"}});
+}
+
+TEST_CASE("encode dashboard: every section and field") {
+    Dashboard d;
+    d.agents = {{"a_1", "Deniz", AgentStatus::online, 2, 3},
+                {"a_2", "Ravi", AgentStatus::away, 1, 5},
+                {"a_3", "Ana", AgentStatus::offline, 0, 0}};
+    d.departments = {{"", 0, 0}, {"billing", 4, 1'767'225'000'000}};
+    DashboardConversation waiting;
+    waiting.conv = "c1";
+    waiting.visitor_name = "Ayşe";
+    waiting.department = "billing";
+    waiting.state = ConvState::waiting;
+    waiting.since = 1'767'225'000'000;
+    DashboardConversation active{
+        "c2", "Ravi K", "a_1", "Deniz", "", ConvState::active, 1'767'225'100'000};
+    d.conversations = {waiting, active};
+    d.today = {1'767'225'600'000, 12, 7, 10, 45'000, 9, 30'500, 4, 17};
+    const auto out = encode(d);
+    const auto j = parsed(out);
+    CHECK(j.size() == 5);
+    CHECK(j["type"] == "dashboard");
+    CHECK(
+        j["agents"] ==
+        json::array(
+            {json{{"id", "a_1"},
+                  {"name", "Deniz"},
+                  {"status", "online"},
+                  {"load", 2},
+                  {"capacity", 3}},
+             json{
+                 {"id", "a_2"}, {"name", "Ravi"}, {"status", "away"}, {"load", 1}, {"capacity", 5}},
+             json{{"id", "a_3"},
+                  {"name", "Ana"},
+                  {"status", "offline"},
+                  {"load", 0},
+                  {"capacity", 0}}}));
+    CHECK(j["departments"] ==
+          json::array({json{{"department", ""}, {"waiting", 0}, {"oldest_since", 0}},
+                       json{{"department", "billing"},
+                            {"waiting", 4},
+                            {"oldest_since", 1'767'225'000'000}}}));
+    CHECK(j["conversations"] == json::array({json{{"conv", "c1"},
+                                                  {"visitor_name", "Ayşe"},
+                                                  {"agent_id", ""},
+                                                  {"agent_name", ""},
+                                                  {"department", "billing"},
+                                                  {"state", "waiting"},
+                                                  {"since", 1'767'225'000'000}},
+                                             json{{"conv", "c2"},
+                                                  {"visitor_name", "Ravi K"},
+                                                  {"agent_id", "a_1"},
+                                                  {"agent_name", "Deniz"},
+                                                  {"department", ""},
+                                                  {"state", "active"},
+                                                  {"since", 1'767'225'100'000}}}));
+    CHECK(j["today"] == json{{"day_start", 1'767'225'600'000},
+                             {"conversations", 12},
+                             {"closed", 7},
+                             {"assigned", 10},
+                             {"avg_wait_ms", 45'000},
+                             {"responded", 9},
+                             {"avg_first_response_ms", 30'500},
+                             {"csat_count", 4},
+                             {"csat_total", 17}});
+    check_order(out,
+                {"\"type\"", "\"agents\"", "\"departments\"", "\"conversations\"", "\"today\""});
+    check_order(out, {"\"c1\"", "\"c2\""});  // oldest first, as given
+}
+
+TEST_CASE("encode dashboard: empty, and extreme numbers") {
+    auto j = parsed(encode(Dashboard{}));
+    CHECK(j == json{{"type", "dashboard"},
+                    {"agents", json::array()},
+                    {"departments", json::array()},
+                    {"conversations", json::array()},
+                    {"today",
+                     {{"day_start", 0},
+                      {"conversations", 0},
+                      {"closed", 0},
+                      {"assigned", 0},
+                      {"avg_wait_ms", 0},
+                      {"responded", 0},
+                      {"avg_first_response_ms", 0},
+                      {"csat_count", 0},
+                      {"csat_total", 0}}}});
+    Dashboard d;
+    d.agents = {{"a", "", AgentStatus::online, SIZE_MAX, -1}};
+    d.today.csat_total = INT64_MAX;
+    d.today.avg_wait_ms = INT64_MIN;
+    j = parsed(encode(d));
+    CHECK(j["agents"][0]["load"].get<std::uint64_t>() == SIZE_MAX);
+    CHECK(j["agents"][0]["capacity"] == -1);
+    CHECK(j["today"]["csat_total"].get<std::int64_t>() == INT64_MAX);
+    CHECK(j["today"]["avg_wait_ms"].get<std::int64_t>() == INT64_MIN);
+}
+
+TEST_CASE("new encoders replace ill-formed UTF-8 instead of throwing") {
+    const std::string bad = "x\xC3(\xED\xA0\x80\xFF";
+    std::string out;
+    VisitorInfo v;
+    v.conv = bad;
+    v.visitor.name = bad;
+    v.visitor.attributes = {{bad, bad}, {"ok", bad}};
+    v.visitor.page = bad;
+    HistoryItem h;
+    h.csat_comment = bad;
+    h.resolution = bad;
+    v.history = {h};
+    CHECK_NOTHROW(out = encode(v));
+    auto j = parsed(out);
+    CHECK(j["visitor"]["attributes"].size() == 2);
+    CHECK(j["visitor"]["attributes"]["ok"].get<std::string>().rfind("x\xEF\xBF\xBD(", 0) == 0);
+    CHECK_NOTHROW(out = encode(Canned{{{bad, bad, bad, true, bad}}}));
+    parsed(out);
+    Dashboard d;
+    d.agents = {{bad, bad, AgentStatus::away, 1, 1}};
+    d.departments = {{bad, 1, 1}};
+    d.conversations = {{bad, bad, bad, bad, bad, ConvState::active, 1}};
+    CHECK_NOTHROW(out = encode(d));
+    parsed(out);
+    CHECK_NOTHROW(out = encode(Rated{bad, 3}));
+    parsed(out);
+    ConversationEvent e;
+    e.summary.resolution = bad;
+    CHECK_NOTHROW(out = encode(e));
+    CHECK(parsed(out).contains("resolution"));
 }

@@ -15,6 +15,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@
 
 namespace sb::store_contract {
 
+using core::CannedReply;
 using core::Conversation;
 using core::ConvState;
 using core::NewMessage;
@@ -33,8 +35,29 @@ using core::StoreError;
 using core::TimeMs;
 using core::Visitor;
 
+// A visitor without the widget's context (external_id, attributes, page... empty).
+inline Visitor visitor_record(const std::string& id, const std::string& token_hash,
+                              const std::string& name = "", const std::string& email = "",
+                              TimeMs created = 0) {
+    Visitor v;
+    v.id = id;
+    v.token_hash = token_hash;
+    v.name = name;
+    v.email = email;
+    v.created = created;
+    return v;
+}
+
 inline Visitor make_visitor(const std::string& id, TimeMs created = 1'700'000'000'000) {
-    return Visitor{id, "hash-" + id, "Visitor " + id, id + "@example.com", created};
+    return visitor_record(id, "hash-" + id, "Visitor " + id, id + "@example.com", created);
+}
+
+// A visitor of the host's user `external_id` (a verified hello).
+inline Visitor make_verified(const std::string& id, const std::string& external_id) {
+    auto v = make_visitor(id);
+    v.external_id = external_id;
+    v.verified = !external_id.empty();
+    return v;
 }
 
 inline Conversation make_conversation(const std::string& id, const std::string& visitor_id,
@@ -53,6 +76,11 @@ inline NewMessage make_message(const std::string& conv, const std::string& autho
                                const std::string& client_id, const std::string& text = "hi",
                                Sender from = Sender::visitor) {
     return NewMessage{conv, from, author_id, "Name of " + author_id, client_id, text, 1'000, false};
+}
+
+inline CannedReply make_canned(const std::string& id, const std::string& owner,
+                               const std::string& shortcut, TimeMs created = 1'000) {
+    return CannedReply{id, owner, shortcut, "text of " + id, created, created};
 }
 
 inline OfflineMessage make_offline(const std::string& id, TimeMs created) {
@@ -79,6 +107,19 @@ inline std::string ids(const std::vector<OfflineMessage>& ms) {
     return out;
 }
 
+inline std::string ids(const std::vector<CannedReply>& rs) {
+    std::string out;
+    for (const auto& r : rs) out += (out.empty() ? "" : ",") + r.id;
+    return out;
+}
+
+// "key=value;key=value", in order.
+inline std::string pairs(const proto::Attributes& attributes) {
+    std::string out;
+    for (const auto& [key, value] : attributes) out += key + "=" + value + ";";
+    return out;
+}
+
 inline std::string name(ConvState s) {
     return std::string(proto::to_string(s));
 }
@@ -92,6 +133,14 @@ inline void check_same(const Visitor& got, const Visitor& want) {
     CHECK(got.name == want.name);
     CHECK(got.email == want.email);
     CHECK(got.created == want.created);
+    CHECK(got.external_id == want.external_id);
+    CHECK(got.verified == want.verified);
+    CHECK(pairs(got.attributes) == pairs(want.attributes));
+    CHECK(got.attributes == want.attributes);  // exact: pairs() is ambiguous for a '=' key
+    CHECK(got.page == want.page);
+    CHECK(got.language == want.language);
+    CHECK(got.user_agent == want.user_agent);
+    CHECK(got.last_seen == want.last_seen);
 }
 
 inline void check_same(const Conversation& got, const Conversation& want) {
@@ -111,6 +160,19 @@ inline void check_same(const Conversation& got, const Conversation& want) {
     CHECK(got.last_seq == want.last_seq);
     CHECK(got.visitor_read_seq == want.visitor_read_seq);
     CHECK(got.agent_read_seq == want.agent_read_seq);
+    CHECK(got.resolution == want.resolution);
+    CHECK(got.csat_score == want.csat_score);
+    CHECK(got.csat_comment == want.csat_comment);
+    CHECK(got.rated == want.rated);
+}
+
+inline void check_same(const CannedReply& got, const CannedReply& want) {
+    CHECK(got.id == want.id);
+    CHECK(got.owner == want.owner);
+    CHECK(got.shortcut == want.shortcut);
+    CHECK(got.text == want.text);
+    CHECK(got.created == want.created);
+    CHECK(got.updated == want.updated);
 }
 
 inline void check_same(const StoredMessage& got, const StoredMessage& want) {
@@ -147,7 +209,14 @@ inline StoredMessage stored_as(const NewMessage& m, std::uint64_t seq) {
 
 TEST_CASE_TEMPLATE_DEFINE("Store contract: visitors", Factory, sb_store_contract_visitors) {
     auto store = Factory::make();
-    const Visitor v{"v1", "0123abcd", "Asha", "asha@example.com", 1'700'000'000'123};
+    Visitor v = visitor_record("v1", "0123abcd", "Asha", "asha@example.com", 1'700'000'000'123);
+    v.external_id = "crm-42";
+    v.verified = true;
+    v.attributes = {{"plan", "pro"}, {"order", "A-17"}};
+    v.page = "https://shop.example.com/cart?step=2";
+    v.language = "hi-IN";
+    v.user_agent = "Mozilla/5.0 (X11; Linux x86_64)";
+    v.last_seen = 1'700'000'000'456;
     store->create_visitor(v);
 
     SUBCASE("create then get round-trips every field") {
@@ -166,16 +235,16 @@ TEST_CASE_TEMPLATE_DEFINE("Store contract: visitors", Factory, sb_store_contract
         CHECK_FALSE(store->visitor_by_token_hash("v1"));  // an id is not a token hash
         CHECK_FALSE(store->visitor(""));
     }
-    SUBCASE("empty name and email round-trip") {
-        const Visitor anon{"v2", "beef", "", "", 5};
+    SUBCASE("empty name and email, and no context, round-trip") {
+        const Visitor anon = visitor_record("v2", "beef", "", "", 5);
         store->create_visitor(anon);
         auto got = store->visitor("v2");
         REQUIRE(got);
         check_same(*got, anon);
     }
     SUBCASE("a second visitor with a taken id or token hash is refused") {
-        CHECK_THROWS_AS(store->create_visitor(Visitor{"v1", "other", "", "", 0}), StoreError);
-        CHECK_THROWS_AS(store->create_visitor(Visitor{"v2", "0123abcd", "", "", 0}), StoreError);
+        CHECK_THROWS_AS(store->create_visitor(visitor_record("v1", "other")), StoreError);
+        CHECK_THROWS_AS(store->create_visitor(visitor_record("v2", "0123abcd")), StoreError);
         CHECK_FALSE(store->visitor("v2"));
         auto got = store->visitor_by_token_hash("0123abcd");
         REQUIRE(got);
@@ -207,6 +276,10 @@ TEST_CASE_TEMPLATE_DEFINE("Store contract: conversations", Factory,
     c.closed = 3'000;
     c.visitor_read_seq = 7;
     c.agent_read_seq = 5;
+    c.resolution = "billing.refund";
+    c.csat_score = 4;
+    c.csat_comment = "Quick, thanks";
+    c.rated = 3'100;
     store->create_conversation(c);
 
     SUBCASE("create then get round-trips every field") {
@@ -243,6 +316,15 @@ TEST_CASE_TEMPLATE_DEFINE("Store contract: conversations", Factory,
 
         u.state = ConvState::closed;
         u.closed = 700;
+        u.resolution = "resolved";
+        store->update_conversation(u);
+        got = store->conversation("c2");
+        REQUIRE(got);
+        check_same(*got, u);
+
+        u.csat_score = 2;
+        u.csat_comment = "slow";
+        u.rated = 800;
         store->update_conversation(u);
         got = store->conversation("c2");
         REQUIRE(got);
@@ -525,7 +607,7 @@ TEST_CASE_TEMPLATE_DEFINE("Store contract: text round-trips byte for byte", Fact
     const std::string with_nul("a\0b", 3);
     const std::string long_text(16 * 1024, 'x');
 
-    store->create_visitor(Visitor{"v1", "h1", devanagari, "gülşen@örnek.com.tr", 1});
+    store->create_visitor(visitor_record("v1", "h1", devanagari, "gülşen@örnek.com.tr", 1));
     auto c = make_conversation("c1", "v1");
     c.visitor_name = devanagari;
     c.agent_name = turkish;
@@ -724,6 +806,477 @@ TEST_CASE_TEMPLATE_DEFINE("Store contract: offline messages", Factory, sb_store_
     }
 }
 
+// ---- visitor context ------------------------------------------------------------
+
+TEST_CASE_TEMPLATE_DEFINE("Store contract: update_visitor", Factory,
+                          sb_store_contract_update_visitor) {
+    auto store = Factory::make();
+    const auto original = make_visitor("v1", 1'000);
+    store->create_visitor(original);
+    store->create_visitor(make_visitor("v2"));
+
+    // Every field changed, the ones update_visitor() must not write included.
+    Visitor u = original;
+    u.token_hash = "another-hash";
+    u.created = 9;
+    u.name = "Asha K.";
+    u.email = "asha.k@example.com";
+    u.external_id = "crm-42";
+    u.verified = true;
+    u.attributes = {{"zeta", "last key first"}, {"alpha", "2"}, {"mid", "3"}};
+    u.page = "https://shop.example.com/checkout";
+    u.language = "tr-TR";
+    u.user_agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)";
+    u.last_seen = 5'000;
+    // What the store should hold: all of u but id, token hash and created.
+    Visitor want = u;
+    want.token_hash = original.token_hash;
+    want.created = original.created;
+
+    SUBCASE("writes every field but id, token hash and created") {
+        store->update_visitor(u);
+        auto got = store->visitor("v1");
+        REQUIRE(got);
+        check_same(*got, want);
+        got = store->visitor_by_token_hash("hash-v1");
+        REQUIRE(got);
+        check_same(*got, want);
+        CHECK_FALSE(store->visitor_by_token_hash("another-hash"));
+        check_same(*store->visitor("v2"), make_visitor("v2"));  // and no other visitor
+    }
+    SUBCASE("attributes keep their order and every byte") {
+        u.attributes = {
+            {"ключ", "नमस्ते दुनिया"},
+            {"emoji", "👩🏽‍💻 and é (e\xCC\x81)"},
+            {"quotes", "a \"quoted\" \\ back\\slash, a\nnew line, a\ttab"},
+            {"json", R"({"not": ["parsed"]})"},
+            {"empty", ""},
+            {"", "an empty key"},
+            {"nul", std::string("a\0b", 3)},
+            {"İstanbul", "ılık"},
+        };
+        store->update_visitor(u);
+        want.attributes = u.attributes;
+        check_same(*store->visitor("v1"), want);
+        check_same(*store->visitor_by_token_hash("hash-v1"), want);
+
+        // Reordered, fewer, then none.
+        u.attributes = {{"b", "2"}, {"a", "1"}};
+        store->update_visitor(u);
+        CHECK(pairs(store->visitor("v1")->attributes) == "b=2;a=1;");
+        u.attributes.clear();
+        store->update_visitor(u);
+        CHECK(store->visitor("v1")->attributes.empty());
+    }
+    SUBCASE("twenty attributes of the longest size") {
+        for (int i = 0; i < 20; ++i)
+            u.attributes.emplace_back(std::string(60, 'k') + std::to_string(10 + i),
+                                      std::string(256, static_cast<char>('a' + i)));
+        store->update_visitor(u);
+        want.attributes = u.attributes;
+        check_same(*store->visitor("v1"), want);
+    }
+    SUBCASE("the context can be cleared again") {
+        store->update_visitor(u);
+        Visitor cleared = original;
+        cleared.name.clear();
+        cleared.email.clear();
+        store->update_visitor(cleared);
+        check_same(*store->visitor("v1"), cleared);
+    }
+    SUBCASE("an unknown visitor throws and nothing is created") {
+        CHECK_THROWS_AS(store->update_visitor(make_visitor("v9")), StoreError);
+        CHECK_THROWS_AS(store->update_visitor(Visitor{}), StoreError);
+        CHECK_FALSE(store->visitor("v9"));
+        CHECK_FALSE(store->visitor_by_token_hash("hash-v9"));
+        check_same(*store->visitor("v1"), original);
+    }
+    SUBCASE("inside a batch: visible at once, gone on rollback") {
+        store->begin_batch();
+        store->update_visitor(u);
+        check_same(*store->visitor("v1"), want);
+        store->rollback_batch();
+        check_same(*store->visitor("v1"), original);
+    }
+    SUBCASE("a failed update leaves the batch usable and unchanged") {
+        store->begin_batch();
+        store->update_visitor(u);
+        CHECK_THROWS_AS(store->update_visitor(make_visitor("v9")), StoreError);
+        CHECK(store->in_batch());
+        check_same(*store->visitor("v1"), want);
+        store->commit_batch();
+        check_same(*store->visitor("v1"), want);
+        CHECK_FALSE(store->visitor("v9"));
+    }
+}
+
+// ---- conversation listings ----------------------------------------------------------
+
+TEST_CASE_TEMPLATE_DEFINE("Store contract: every reader returns whole records", Factory,
+                          sb_store_contract_whole_records) {
+    auto store = Factory::make();
+    Visitor v = make_verified("v1", "crm-1");
+    v.attributes = {{"plan", "pro"}, {"order", "A-17"}};
+    v.page = "https://shop.example.com/";
+    v.language = "en-GB";
+    v.user_agent = "curl/8.0";
+    v.last_seen = 1'700'000'000'999;
+    store->create_visitor(v);
+
+    // Open, so that open_conversations() lists it too; every field set.
+    Conversation c;
+    c.id = "c1";
+    c.visitor_id = "v1";
+    c.visitor_name = "Asha";
+    c.agent_id = "a1";
+    c.agent_name = "Bo";
+    c.state = ConvState::active;
+    c.department = "billing";
+    c.priority = 2;
+    c.created = 1'000;
+    c.queued = 1'100;
+    c.assigned = 1'200;
+    c.first_reply = 1'300;
+    c.visitor_read_seq = 1;
+    c.agent_read_seq = 1;
+    c.resolution = "reopened";
+    c.csat_score = 3;
+    c.csat_comment = "ok";
+    c.rated = 1'400;
+    store->create_conversation(c);
+    store->append(make_message("c1", "v1", "k1"));
+    c.last_seq = 1;
+
+    const auto check_everywhere = [&] {
+        check_same(*store->visitor("v1"), v);
+        check_same(*store->visitor_by_token_hash("hash-v1"), v);
+        check_same(*store->conversation("c1"), c);
+        using List = std::vector<Conversation>;
+        for (const List& list :
+             {store->conversations_of_visitor("v1"), store->open_conversations(),
+              store->history_of_visitor("v1", 10), store->conversations_since(1'000)}) {
+            REQUIRE(list.size() == 1);
+            check_same(list[0], c);
+        }
+    };
+    check_everywhere();
+
+    v.name = "Asha K.";
+    v.verified = false;
+    v.external_id.clear();
+    v.attributes = {{"order", "A-18"}};
+    v.page = "https://shop.example.com/help";
+    v.language = "de";
+    v.user_agent = "Wget/1.21";
+    v.last_seen += 60'000;
+    store->update_visitor(v);
+    c.resolution = "escalated";
+    c.csat_score = 1;
+    c.csat_comment = "Çok yavaş — नमस्ते 🙁";
+    c.rated = 2'000;
+    c.priority = -1;
+    store->update_conversation(c);
+    check_everywhere();
+}
+
+TEST_CASE_TEMPLATE_DEFINE("Store contract: resolution and rating", Factory,
+                          sb_store_contract_rating) {
+    auto store = Factory::make();
+    store->create_visitor(make_visitor("v1"));
+    auto c = make_conversation("c1", "v1", 100, ConvState::active);
+    store->create_conversation(c);
+
+    SUBCASE("a new conversation has none") {
+        auto got = store->conversation("c1");
+        REQUIRE(got);
+        CHECK(got->resolution.empty());
+        CHECK(got->csat_score == 0);
+        CHECK(got->csat_comment.empty());
+        CHECK(got->rated == 0);
+    }
+    SUBCASE("closed with a resolution, rated, rated again") {
+        c.state = ConvState::closed;
+        c.closed = 200;
+        c.resolution = "shipping:late";
+        store->update_conversation(c);
+        check_same(*store->conversation("c1"), c);
+
+        c.csat_score = 5;
+        c.csat_comment = "Çok teşekkürler 🙏\nनमस्ते";
+        c.rated = 300;
+        store->update_conversation(c);
+        check_same(*store->conversation("c1"), c);
+
+        c.csat_score = 1;  // a second rating replaces the first
+        c.csat_comment.clear();
+        c.rated = 400;
+        store->update_conversation(c);
+        check_same(*store->conversation("c1"), c);
+    }
+    SUBCASE("a long comment round-trips") {
+        c.csat_score = 2;
+        c.csat_comment = std::string(2048, 'x');
+        c.rated = 300;
+        store->update_conversation(c);
+        CHECK(store->conversation("c1")->csat_comment == c.csat_comment);
+    }
+    SUBCASE("gone with a rolled-back batch") {
+        store->begin_batch();
+        auto rated = c;
+        rated.csat_score = 4;
+        rated.rated = 300;
+        store->update_conversation(rated);
+        CHECK(store->conversation("c1")->csat_score == 4);
+        store->rollback_batch();
+        check_same(*store->conversation("c1"), c);
+    }
+}
+
+TEST_CASE_TEMPLATE_DEFINE("Store contract: history_of_visitor", Factory,
+                          sb_store_contract_history) {
+    auto store = Factory::make();
+    store->create_visitor(make_verified("v1", "crm-1"));
+    store->create_visitor(make_verified("v2", "crm-1"));  // the same user on another device
+    store->create_visitor(make_verified("v3", "crm-2"));
+    store->create_visitor(make_visitor("v4"));            // anonymous
+    store->create_visitor(make_visitor("v5"));            // anonymous too: "" is nobody's id
+    store->create_visitor(make_verified("v6", "crm-1"));  // no conversation of its own
+    store->create_visitor(make_verified("v7", "CRM-1"));  // ids compare byte for byte
+    // Created out of order; "a2" and "b2" share a timestamp.
+    store->create_conversation(make_conversation("b1", "v2", 300, ConvState::closed));
+    store->create_conversation(make_conversation("a1", "v1", 100, ConvState::closed));
+    store->create_conversation(make_conversation("b2", "v2", 400, ConvState::waiting));
+    store->create_conversation(make_conversation("a2", "v1", 400, ConvState::active));
+    store->create_conversation(make_conversation("c1", "v3", 350));
+    store->create_conversation(make_conversation("d1", "v4", 200));
+    store->create_conversation(make_conversation("e1", "v5", 250));
+    store->create_conversation(make_conversation("g1", "v7", 260));
+
+    SUBCASE("own conversations and those of the same external_id, newest first, then by id") {
+        CHECK(ids(store->history_of_visitor("v1", 100)) == "a2,b2,b1,a1");
+        CHECK(ids(store->history_of_visitor("v2", 100)) == "a2,b2,b1,a1");
+        CHECK(ids(store->history_of_visitor("v6", 100)) == "a2,b2,b1,a1");
+        CHECK(ids(store->history_of_visitor("v3", 100)) == "c1");
+        CHECK(ids(store->history_of_visitor("v7", 100)) == "g1");
+    }
+    SUBCASE("without an external_id, only the visitor's own") {
+        CHECK(ids(store->history_of_visitor("v4", 100)) == "d1");
+        CHECK(ids(store->history_of_visitor("v5", 100)) == "e1");
+    }
+    SUBCASE("matching is by external_id alone, verified or not") {
+        auto v = make_visitor("v8");
+        v.external_id = "crm-2";
+        store->create_visitor(v);
+        CHECK(ids(store->history_of_visitor("v8", 100)) == "c1");
+    }
+    SUBCASE("at most limit, the newest ones") {
+        CHECK(ids(store->history_of_visitor("v1", 2)) == "a2,b2");
+        CHECK(ids(store->history_of_visitor("v1", 3)) == "a2,b2,b1");
+        CHECK(ids(store->history_of_visitor("v1", 1)) == "a2");
+        CHECK(store->history_of_visitor("v1", 0).empty());
+        CHECK(ids(store->history_of_visitor("v1", SIZE_MAX)) == "a2,b2,b1,a1");
+    }
+    SUBCASE("an unknown visitor has none") {
+        CHECK(store->history_of_visitor("nobody", 100).empty());
+        CHECK(store->history_of_visitor("", 100).empty());
+    }
+    SUBCASE("follows update_visitor") {
+        auto v3 = *store->visitor("v3");
+        v3.external_id = "crm-1";
+        store->update_visitor(v3);
+        CHECK(ids(store->history_of_visitor("v1", 100)) == "a2,b2,c1,b1,a1");
+        CHECK(ids(store->history_of_visitor("v3", 100)) == "a2,b2,c1,b1,a1");
+
+        auto v2 = *store->visitor("v2");
+        v2.external_id.clear();  // signed out on that device
+        v2.verified = false;
+        store->update_visitor(v2);
+        CHECK(ids(store->history_of_visitor("v1", 100)) == "a2,c1,a1");
+        CHECK(ids(store->history_of_visitor("v2", 100)) == "b2,b1");
+    }
+    SUBCASE("sees the open batch") {
+        store->begin_batch();
+        store->create_visitor(make_verified("v9", "crm-1"));
+        store->create_conversation(make_conversation("z9", "v9", 500));
+        CHECK(ids(store->history_of_visitor("v1", 100)) == "z9,a2,b2,b1,a1");
+        store->rollback_batch();
+        CHECK(ids(store->history_of_visitor("v1", 100)) == "a2,b2,b1,a1");
+    }
+}
+
+TEST_CASE_TEMPLATE_DEFINE("Store contract: conversations_since", Factory, sb_store_contract_since) {
+    auto store = Factory::make();
+    store->create_visitor(make_visitor("v1"));
+    store->create_visitor(make_visitor("v2"));
+    CHECK(store->conversations_since(0).empty());
+    // Created out of order, open and closed, two visitors; "y" and "z" tie.
+    store->create_conversation(make_conversation("w", "v1", 300, ConvState::closed));
+    store->create_conversation(make_conversation("z", "v2", 200, ConvState::active));
+    store->create_conversation(make_conversation("x", "v1", 100, ConvState::waiting));
+    store->create_conversation(make_conversation("y", "v1", 200, ConvState::closed));
+
+    CHECK(ids(store->conversations_since(0)) == "x,y,z,w");
+    CHECK(ids(store->conversations_since(100)) == "x,y,z,w");  // at counts
+    CHECK(ids(store->conversations_since(101)) == "y,z,w");
+    CHECK(ids(store->conversations_since(200)) == "y,z,w");
+    CHECK(ids(store->conversations_since(201)) == "w");
+    CHECK(ids(store->conversations_since(300)) == "w");
+    CHECK(store->conversations_since(301).empty());
+    CHECK(ids(store->conversations_since(-1)) == "x,y,z,w");
+    CHECK(ids(store->conversations_since(std::numeric_limits<TimeMs>::min())) == "x,y,z,w");
+    CHECK(store->conversations_since(std::numeric_limits<TimeMs>::max()).empty());
+
+    SUBCASE("created, not updated, is what counts") {
+        auto x = *store->conversation("x");
+        x.queued = 500;
+        x.assigned = 600;
+        x.closed = 700;
+        x.state = ConvState::closed;
+        store->update_conversation(x);
+        CHECK(ids(store->conversations_since(201)) == "w");
+    }
+    SUBCASE("sees the open batch") {
+        store->begin_batch();
+        store->create_conversation(make_conversation("v", "v2", 250));
+        CHECK(ids(store->conversations_since(200)) == "y,z,v,w");
+        store->rollback_batch();
+        CHECK(ids(store->conversations_since(200)) == "y,z,w");
+    }
+}
+
+// ---- canned replies ---------------------------------------------------------------
+
+TEST_CASE_TEMPLATE_DEFINE("Store contract: canned replies", Factory, sb_store_contract_canned) {
+    auto store = Factory::make();
+    CHECK(store->canned_replies("a1").empty());
+    CHECK(store->canned_count("") == 0);
+
+    // Shared ones (owner "") and personal ones; "hi" is taken in every scope.
+    const CannedReply hello{"s-hi", "",   "hi", "Hello {visitor.name}, I am {agent.name}.\nहाँ?",
+                            1'000,  1'500};
+    CHECK(store->save_canned(hello));
+    CHECK(store->save_canned(make_canned("s-bye", "", "bye")));
+    CHECK(store->save_canned(make_canned("p-hi", "a1", "hi")));
+    CHECK(store->save_canned(make_canned("p-addr", "a1", "addr")));
+    CHECK(store->save_canned(make_canned("q-hi", "a2", "hi")));
+
+    SUBCASE("save then get round-trips every field") {
+        auto got = store->canned_reply("s-hi");
+        REQUIRE(got);
+        check_same(*got, hello);
+        got = store->canned_reply("p-addr");
+        REQUIRE(got);
+        check_same(*got, make_canned("p-addr", "a1", "addr"));
+        CHECK_FALSE(store->canned_reply("nope"));
+        CHECK_FALSE(store->canned_reply(""));
+    }
+    SUBCASE("an agent sees the shared ones and its own: by shortcut, shared first") {
+        CHECK(ids(store->canned_replies("a1")) == "p-addr,s-bye,s-hi,p-hi");
+        CHECK(ids(store->canned_replies("a2")) == "s-bye,s-hi,q-hi");
+        CHECK(ids(store->canned_replies("a3")) == "s-bye,s-hi");
+        auto list = store->canned_replies("a1");
+        REQUIRE(list.size() == 4);
+        check_same(list[2], hello);  // whole records come back
+    }
+    SUBCASE("count per owner") {
+        CHECK(store->canned_count("") == 2);
+        CHECK(store->canned_count("a1") == 2);
+        CHECK(store->canned_count("a2") == 1);
+        CHECK(store->canned_count("a3") == 0);
+    }
+    SUBCASE("a taken shortcut in the same scope is refused and nothing is stored") {
+        CHECK_FALSE(store->save_canned(make_canned("p-new", "a1", "hi")));
+        CHECK_FALSE(store->save_canned(make_canned("s-new", "", "bye")));
+        CHECK_FALSE(store->canned_reply("p-new"));
+        CHECK_FALSE(store->canned_reply("s-new"));
+        CHECK(store->canned_count("a1") == 2);
+        CHECK(store->canned_count("") == 2);
+
+        // An edit onto another reply's shortcut is refused too, and changes nothing.
+        auto edit = make_canned("p-addr", "a1", "hi");
+        edit.text = "changed";
+        edit.updated = 9'000;
+        CHECK_FALSE(store->save_canned(edit));
+        check_same(*store->canned_reply("p-addr"), make_canned("p-addr", "a1", "addr"));
+        CHECK(ids(store->canned_replies("a1")) == "p-addr,s-bye,s-hi,p-hi");
+    }
+    SUBCASE("the same shortcut is free for another owner") {
+        CHECK(store->save_canned(make_canned("r-hi", "a3", "hi")));
+        CHECK(store->save_canned(make_canned("r-bye", "a3", "bye")));
+        CHECK(ids(store->canned_replies("a3")) == "s-bye,r-bye,s-hi,r-hi");
+        CHECK(ids(store->canned_replies("a1")) == "p-addr,s-bye,s-hi,p-hi");
+    }
+    SUBCASE("an edit replaces every field but created") {
+        CannedReply edit{"p-hi", "a1", "hey", "Hey there! 👋", 77, 5'000};
+        CHECK(store->save_canned(edit));
+        edit.created = 1'000;  // kept from the first save
+        check_same(*store->canned_reply("p-hi"), edit);
+        CHECK(ids(store->canned_replies("a1")) == "p-addr,s-bye,p-hi,s-hi");
+        CHECK(store->canned_count("a1") == 2);
+        // The old shortcut is free again.
+        CHECK(store->save_canned(make_canned("p-hi2", "a1", "hi")));
+    }
+    SUBCASE("saving a reply under its own shortcut is no clash") {
+        auto same = make_canned("p-hi", "a1", "hi", 50);
+        same.text = "new text";
+        same.updated = 2'000;
+        CHECK(store->save_canned(same));
+        auto got = store->canned_reply("p-hi");
+        REQUIRE(got);
+        CHECK(got->text == "new text");
+        CHECK(got->updated == 2'000);
+        CHECK(got->created == 1'000);
+    }
+    SUBCASE("an edit may move a reply to another scope, if its shortcut is free there") {
+        auto shared = make_canned("p-addr", "", "addr");
+        shared.updated = 3'000;
+        CHECK(store->save_canned(shared));
+        CHECK(ids(store->canned_replies("a2")) == "p-addr,s-bye,s-hi,q-hi");
+        CHECK(store->canned_count("a1") == 1);
+        CHECK(store->canned_count("") == 3);
+
+        CHECK_FALSE(store->save_canned(make_canned("p-hi", "", "hi")));  // "hi" is taken there
+        check_same(*store->canned_reply("p-hi"), make_canned("p-hi", "a1", "hi"));
+    }
+    SUBCASE("delete") {
+        CHECK(store->delete_canned("p-hi"));
+        CHECK_FALSE(store->canned_reply("p-hi"));
+        CHECK_FALSE(store->delete_canned("p-hi"));
+        CHECK_FALSE(store->delete_canned("nope"));
+        CHECK_FALSE(store->delete_canned(""));
+        CHECK(ids(store->canned_replies("a1")) == "p-addr,s-bye,s-hi");
+        CHECK(store->canned_count("a1") == 1);
+        CHECK(store->canned_count("a2") == 1);
+        // Its shortcut is free again; a new reply with its id is a new reply.
+        CHECK(store->save_canned(make_canned("p-hi", "a1", "hi", 8'000)));
+        CHECK(store->canned_reply("p-hi")->created == 8'000);
+    }
+    SUBCASE("inside a batch: a clash leaves the batch usable and unchanged") {
+        store->begin_batch();
+        CHECK(store->save_canned(make_canned("p-new", "a1", "new")));
+        CHECK_FALSE(store->save_canned(make_canned("p-new2", "a1", "new")));
+        CHECK_FALSE(store->save_canned(make_canned("p-addr", "a1", "hi")));
+        CHECK(store->in_batch());
+        CHECK(store->delete_canned("q-hi"));
+        CHECK(ids(store->canned_replies("a1")) == "p-addr,s-bye,s-hi,p-hi,p-new");
+        store->commit_batch();
+        CHECK(ids(store->canned_replies("a1")) == "p-addr,s-bye,s-hi,p-hi,p-new");
+        check_same(*store->canned_reply("p-addr"), make_canned("p-addr", "a1", "addr"));
+        CHECK_FALSE(store->canned_reply("p-new2"));
+        CHECK_FALSE(store->canned_reply("q-hi"));
+    }
+    SUBCASE("inside a batch: gone on rollback") {
+        store->begin_batch();
+        CHECK(store->save_canned(make_canned("p-new", "a1", "new")));
+        CHECK(store->save_canned(CannedReply{"s-hi", "", "hello", "edited", 0, 9'000}));
+        CHECK(store->delete_canned("p-addr"));
+        CHECK(store->canned_count("a1") == 2);
+        store->rollback_batch();
+        CHECK(ids(store->canned_replies("a1")) == "p-addr,s-bye,s-hi,p-hi");
+        check_same(*store->canned_reply("s-hi"), hello);
+    }
+}
+
 // ---- batches ----------------------------------------------------------------------
 
 TEST_CASE_TEMPLATE_DEFINE("Store contract: batches", Factory, sb_store_contract_batches) {
@@ -835,5 +1388,11 @@ TEST_CASE_TEMPLATE_DEFINE("Store contract: batches", Factory, sb_store_contract_
     TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_batches, Factory);        \
     TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_internal, Factory);       \
     TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_offline, Factory);        \
+    TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_update_visitor, Factory); \
+    TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_whole_records, Factory);  \
+    TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_rating, Factory);         \
+    TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_history, Factory);        \
+    TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_since, Factory);          \
+    TEST_CASE_TEMPLATE_INVOKE(sb_store_contract_canned, Factory);         \
     }                                                                     \
     static_assert(true, "")

@@ -153,11 +153,92 @@ CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id
     ON messages(conv, author_id, client_id) WHERE client_id <> '';
 )sql";
 
-// A version 1 database file, in WAL mode as version 1 left it.
-void make_v1_database(const std::string& path) {
+// The schema of version 2, as SqliteStore created it.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE visitors (
+    id          TEXT PRIMARY KEY NOT NULL,
+    token_hash  TEXT UNIQUE NOT NULL,
+    name        TEXT NOT NULL,
+    email       TEXT NOT NULL,
+    created     INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE conversations (
+    id                TEXT PRIMARY KEY NOT NULL,
+    visitor_id        TEXT NOT NULL REFERENCES visitors(id),
+    visitor_name      TEXT NOT NULL,
+    agent_id          TEXT NOT NULL,
+    agent_name        TEXT NOT NULL,
+    state             TEXT NOT NULL,
+    created           INTEGER NOT NULL,
+    assigned          INTEGER NOT NULL,
+    closed            INTEGER NOT NULL,
+    last_seq          INTEGER NOT NULL DEFAULT 0,
+    visitor_read_seq  INTEGER NOT NULL,
+    agent_read_seq    INTEGER NOT NULL,
+    department        TEXT NOT NULL DEFAULT '',
+    priority          INTEGER NOT NULL DEFAULT 0,
+    queued            INTEGER NOT NULL DEFAULT 0,
+    first_reply       INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX conversations_open
+    ON conversations(created, id) WHERE state <> 'closed';
+CREATE INDEX conversations_by_visitor
+    ON conversations(visitor_id, created);
+
+CREATE TABLE messages (
+    conv         TEXT NOT NULL REFERENCES conversations(id),
+    seq          INTEGER NOT NULL,
+    sender       TEXT NOT NULL,
+    author_id    TEXT NOT NULL,
+    author_name  TEXT NOT NULL,
+    client_id    TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    ts           INTEGER NOT NULL,
+    internal     INTEGER NOT NULL DEFAULT 0 CHECK (internal IN (0, 1)),
+    PRIMARY KEY (conv, seq)
+) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX messages_client_id
+    ON messages(conv, author_id, client_id) WHERE client_id <> '';
+
+CREATE TABLE offline_messages (
+    id          TEXT PRIMARY KEY NOT NULL,
+    visitor_id  TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    email       TEXT NOT NULL,
+    department  TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    created     INTEGER NOT NULL,
+    handled     INTEGER NOT NULL,
+    handled_by  TEXT NOT NULL
+) STRICT;
+CREATE INDEX offline_messages_newest
+    ON offline_messages(created DESC, id);
+CREATE INDEX offline_messages_unhandled
+    ON offline_messages(created DESC, id) WHERE handled = 0;
+)sql";
+
+// A database file of an older version, in WAL mode as that version left it.
+void make_old_database(const std::string& path, const char* schema, int version) {
     raw_exec(path, "PRAGMA journal_mode=WAL");
-    raw_exec(path,
-             (std::string("BEGIN;") + kSchemaV1 + "PRAGMA user_version = 1; COMMIT;").c_str());
+    raw_exec(path, (std::string("BEGIN;") + schema +
+                    "PRAGMA user_version = " + std::to_string(version) + "; COMMIT;")
+                       .c_str());
+}
+
+void make_v1_database(const std::string& path) {
+    make_old_database(path, kSchemaV1, 1);
+}
+
+void make_v2_database(const std::string& path) {
+    make_old_database(path, kSchemaV2, 2);
+}
+
+// The schema a fresh database of the current version has.
+std::string fresh_schema(const TempDir& dir) {
+    const auto path = dir.file("fresh.db");
+    { SqliteStore s(path); }
+    return schema_of(path);
 }
 
 void seed(SqliteStore& s) {
@@ -208,9 +289,9 @@ TEST_CASE("SqliteStore: a file store keeps everything across close and reopen") 
         s.commit_batch();
     }
 
-    // On disk: WAL mode, schema version 2, enums under their protocol names.
+    // On disk: WAL mode, schema version 3, enums under their protocol names.
     CHECK(raw_query(path, "PRAGMA journal_mode") == "wal");
-    CHECK(raw_query(path, "PRAGMA user_version") == "2");
+    CHECK(raw_query(path, "PRAGMA user_version") == "3");
     CHECK(raw_query(path, "SELECT state FROM conversations WHERE id = 'c1'") == "active");
     CHECK(raw_query(path, "SELECT sender FROM messages WHERE seq = 3") == "bot");
 
@@ -373,9 +454,9 @@ TEST_CASE("SqliteStore: opening fails with SQLite's reason") {
     }
     SUBCASE("a schema newer than this build") {
         const auto path = dir.file("future.db");
-        raw_exec(path, "PRAGMA user_version = 3");
-        CHECK_THROWS_WITH_AS(SqliteStore{path}, doctest::Contains("schema version 3"), StoreError);
-        CHECK(raw_query(path, "PRAGMA user_version") == "3");
+        raw_exec(path, "PRAGMA user_version = 4");
+        CHECK_THROWS_WITH_AS(SqliteStore{path}, doctest::Contains("schema version 4"), StoreError);
+        CHECK(raw_query(path, "PRAGMA user_version") == "4");
     }
     SUBCASE("a negative schema version") {
         const auto path = dir.file("odd.db");
@@ -392,20 +473,20 @@ TEST_CASE("SqliteStore: reopening keeps the schema version and existing data") {
         seed(s);
         s.create_offline_message(sb::core::OfflineMessage{"o1", "v1", "", "", "", "hi", 5, 0, ""});
     }
-    CHECK(raw_query(path, "PRAGMA user_version") == "2");
+    CHECK(raw_query(path, "PRAGMA user_version") == "3");
     const auto schema = schema_of(path);
     {
         SqliteStore s(path);
         CHECK(s.conversation("c1"));
         CHECK(s.offline_messages(false, 10).size() == 1);
     }
-    CHECK(raw_query(path, "PRAGMA user_version") == "2");
+    CHECK(raw_query(path, "PRAGMA user_version") == "3");
     CHECK(schema_of(path) == schema);
 }
 
 // ---- migration ---------------------------------------------------------------------
 
-TEST_CASE("SqliteStore: a version 1 database is migrated in place") {
+TEST_CASE("SqliteStore: a version 1 database is migrated in place, to version 3") {
     TempDir dir;
     const auto path = dir.file("v1.db");
     make_v1_database(path);
@@ -428,6 +509,10 @@ TEST_CASE("SqliteStore: a version 1 database is migrated in place") {
         auto v = s.visitor("v1");
         REQUIRE(v);
         CHECK(v->email == "asha@example.com");
+        CHECK(v->created == 10);
+        CHECK(v->last_seen == 1000);  // its latest message
+        CHECK(v->external_id.empty());
+        CHECK(v->attributes.empty());
 
         auto c1 = s.conversation("c1");
         REQUIRE(c1);
@@ -447,6 +532,9 @@ TEST_CASE("SqliteStore: a version 1 database is migrated in place") {
         CHECK(c1->priority == 0);
         CHECK(c1->queued == 1000);       // entered the queue when created
         CHECK(c1->first_reply == 1200);  // its first agent message
+        CHECK(c1->resolution.empty());
+        CHECK(c1->csat_score == 0);
+        CHECK(c1->rated == 0);
 
         auto c2 = s.conversation("c2");
         REQUIRE(c2);
@@ -484,19 +572,144 @@ TEST_CASE("SqliteStore: a version 1 database is migrated in place") {
         CHECK(s.conversation("c1")->department == "billing");
         s.create_offline_message(sb::core::OfflineMessage{"o1", "v1", "", "", "", "hi", 5, 0, ""});
         CHECK(s.mark_offline_handled("o1", "a1", 6));
+        CHECK(s.save_canned(sb::core::CannedReply{"r1", "", "hi", "Hello!", 7, 7}));
     }
-    CHECK(raw_query(path, "PRAGMA user_version") == "2");
+    CHECK(raw_query(path, "PRAGMA user_version") == "3");
     CHECK(raw_query(path, "SELECT internal FROM messages WHERE conv = 'c1' AND seq = 4") == "1");
 
-    // The very tables and indexes a fresh version 2 database has.
-    const auto fresh = dir.file("fresh.db");
-    { SqliteStore s(fresh); }
-    CHECK(schema_of(path) == schema_of(fresh));
+    // The very tables and indexes a fresh database has.
+    CHECK(schema_of(path) == fresh_schema(dir));
 
-    // And it opens again as version 2, unchanged.
+    // And it opens again as version 3, unchanged.
     SqliteStore s(path);
     CHECK(s.conversation("c1")->department == "billing");
     CHECK(seqs(s.messages_after("c1", 0, 100)) == "1,2,3,4");
+}
+
+TEST_CASE("SqliteStore: a version 2 database is migrated in place") {
+    TempDir dir;
+    const auto path = dir.file("v2.db");
+    make_v2_database(path);
+    raw_exec(path, R"sql(
+        INSERT INTO visitors VALUES
+            ('v1', 'hash-v1', 'Asha', 'asha@example.com', 10),
+            ('v2', 'hash-v2', '', '', 20);
+        INSERT INTO conversations VALUES
+            ('c1', 'v1', 'Asha', 'a1', 'Bo', 'closed', 1000, 1100, 1900, 3, 3, 3,
+             'billing', 2, 1050, 1200),
+            ('c2', 'v1', 'Asha', '', '', 'waiting', 2000, 0, 0, 1, 0, 0, '', 0, 2500, 0),
+            ('c3', 'v2', '', 'a2', 'Cem', 'active', 3000, 3100, 0, 0, 0, 0, 'sales', -1, 3000, 0);
+        INSERT INTO messages VALUES
+            ('c1', 1, 'visitor', 'v1', 'Asha', 'k1', 'hello', 1000, 0),
+            ('c1', 2, 'agent', 'a1', 'Bo', 'x1', 'a note', 1150, 1),
+            ('c1', 3, 'agent', 'a1', 'Bo', 'x2', 'hi, Bo here', 1200, 0),
+            ('c2', 1, 'visitor', 'v1', 'Asha', 'k2', 'back again', 2600, 0);
+        INSERT INTO offline_messages VALUES
+            ('o1', 'v2', 'Cem', 'c@example.com', 'sales', 'call me', 50, 60, 'a1');
+    )sql");
+    REQUIRE(raw_query(path, "PRAGMA user_version") == "2");
+
+    {
+        SqliteStore s(path);
+        // Old fields as they were; new ones at their defaults, except last_seen:
+        // the visitor's latest message, or its creation without one.
+        auto v1 = s.visitor("v1");
+        REQUIRE(v1);
+        CHECK(v1->token_hash == "hash-v1");
+        CHECK(v1->name == "Asha");
+        CHECK(v1->email == "asha@example.com");
+        CHECK(v1->created == 10);
+        CHECK(v1->last_seen == 2600);
+        CHECK(v1->external_id.empty());
+        CHECK_FALSE(v1->verified);
+        CHECK(v1->attributes.empty());
+        CHECK(v1->page.empty());
+        CHECK(v1->language.empty());
+        CHECK(v1->user_agent.empty());
+        auto v2 = s.visitor_by_token_hash("hash-v2");
+        REQUIRE(v2);
+        CHECK(v2->id == "v2");
+        CHECK(v2->last_seen == 20);
+
+        auto c1 = s.conversation("c1");
+        REQUIRE(c1);
+        CHECK(c1->state == ConvState::closed);
+        CHECK(c1->agent_name == "Bo");
+        CHECK(c1->department == "billing");
+        CHECK(c1->priority == 2);
+        CHECK(c1->created == 1000);
+        CHECK(c1->queued == 1050);
+        CHECK(c1->assigned == 1100);
+        CHECK(c1->first_reply == 1200);
+        CHECK(c1->closed == 1900);
+        CHECK(c1->last_seq == 3);
+        CHECK(c1->visitor_read_seq == 3);
+        CHECK(c1->agent_read_seq == 3);
+        CHECK(c1->resolution.empty());
+        CHECK(c1->csat_score == 0);
+        CHECK(c1->csat_comment.empty());
+        CHECK(c1->rated == 0);
+        CHECK(s.conversation("c3")->priority == -1);
+
+        auto ms = s.messages_after("c1", 0, 100);
+        REQUIRE(ms.size() == 3);
+        CHECK(ms[1].internal);
+        CHECK(ms[2].text == "hi, Bo here");
+        auto offline = s.offline_messages(true, 10);
+        REQUIRE(offline.size() == 1);
+        CHECK(offline[0].handled_by == "a1");
+        CHECK(sb::store_contract::ids(s.open_conversations()) == "c2,c3");
+        CHECK(sb::store_contract::ids(s.conversations_since(2000)) == "c2,c3");
+        CHECK(sb::store_contract::ids(s.history_of_visitor("v1", 10)) == "c2,c1");
+
+        // The old rows take the new fields.
+        auto u = *v1;
+        u.external_id = "crm-1";
+        u.verified = true;
+        u.attributes = {{"plan", "pro"}};
+        u.last_seen = 4000;
+        s.update_visitor(u);
+        auto u2 = *v2;
+        u2.external_id = "crm-1";
+        s.update_visitor(u2);
+        CHECK(sb::store_contract::ids(s.history_of_visitor("v1", 10)) == "c3,c2,c1");
+        auto rated = *c1;
+        rated.resolution = "refund";
+        rated.csat_score = 5;
+        rated.rated = 5000;
+        s.update_conversation(rated);
+        CHECK(s.conversation("c1")->csat_score == 5);
+        CHECK(s.save_canned(sb::core::CannedReply{"r1", "a1", "hi", "Hello!", 7, 7}));
+        CHECK(s.append(make_message("c2", "v1", "k2")).duplicate);
+        CHECK(s.append(make_message("c2", "v1", "k3")).message.seq == 2);
+    }
+    CHECK(raw_query(path, "PRAGMA user_version") == "3");
+    CHECK(raw_query(path, "SELECT count(*) FROM messages") == "5");
+    CHECK(schema_of(path) == fresh_schema(dir));
+
+    // And it opens again as version 3, unchanged.
+    SqliteStore s(path);
+    CHECK(s.visitor("v1")->attributes == sb::proto::Attributes{{"plan", "pro"}});
+    CHECK(s.conversation("c1")->resolution == "refund");
+    CHECK(s.canned_count("a1") == 1);
+}
+
+TEST_CASE("SqliteStore: a failed migration from version 2 changes nothing") {
+    TempDir dir;
+    const auto path = dir.file("v2.db");
+    make_v2_database(path);
+    // A table in the way makes the last step of the migration fail.
+    raw_exec(path, R"sql(
+        INSERT INTO visitors VALUES ('v1', 'hash-v1', 'Asha', 'asha@example.com', 10);
+        CREATE TABLE canned_replies (x INTEGER);
+    )sql");
+    const auto before = schema_of(path);
+
+    CHECK_THROWS_WITH_AS(SqliteStore{path}, doctest::Contains("already exists"), StoreError);
+    CHECK(raw_query(path, "PRAGMA user_version") == "2");
+    CHECK(schema_of(path) == before);
+    CHECK(raw_query(path, "SELECT count(*) FROM pragma_table_info('visitors')") == "5");
+    CHECK(raw_query(path, "SELECT name FROM visitors WHERE id = 'v1'") == "Asha");
 }
 
 TEST_CASE("SqliteStore: a failed migration changes nothing") {
@@ -519,6 +732,21 @@ TEST_CASE("SqliteStore: a failed migration changes nothing") {
                     "SELECT count(*) FROM pragma_table_info('conversations') "
                     "WHERE name = 'department'") == "0");
     CHECK(raw_query(path, "SELECT created FROM conversations WHERE id = 'c1'") == "1000");
+}
+
+TEST_CASE("SqliteStore: migrating from version 1 is all or nothing, across both steps") {
+    TempDir dir;
+    const auto path = dir.file("v1.db");
+    make_v1_database(path);
+    // The first step (1 to 2) works; the second (2 to 3) finds a table in the way.
+    raw_exec(path, "CREATE TABLE canned_replies (x INTEGER);");
+    const auto before = schema_of(path);
+
+    CHECK_THROWS_WITH_AS(SqliteStore{path}, doctest::Contains("from version 2 to 3"), StoreError);
+    CHECK(raw_query(path, "PRAGMA user_version") == "1");
+    CHECK(schema_of(path) == before);
+    CHECK(raw_query(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'offline_messages'") ==
+          "0");
 }
 
 // ---- misuse -----------------------------------------------------------------------
@@ -557,6 +785,84 @@ TEST_CASE("SqliteStore: a conversation needs an existing visitor") {
 TEST_CASE("SqliteStore: an error message names SQLite's reason") {
     SqliteStore s(":memory:");
     seed(s);
-    CHECK_THROWS_WITH_AS(s.create_visitor(sb::core::Visitor{"v1", "another hash", "", "", 0}),
+    CHECK_THROWS_WITH_AS(s.create_visitor(sb::store_contract::visitor_record("v1", "another hash")),
                          doctest::Contains("UNIQUE constraint failed: visitors.id"), StoreError);
+}
+
+// ---- visitor attributes ---------------------------------------------------------
+
+TEST_CASE("SqliteStore: attributes are a JSON array of pairs, in order") {
+    TempDir dir;
+    const auto path = dir.file("chat.db");
+    {
+        SqliteStore s(path);
+        auto v = make_visitor("v1");
+        v.attributes = {{"plan", "pro"}, {"order", "A-17"}, {"city", "İzmir"}};
+        s.create_visitor(v);
+        s.create_visitor(make_visitor("v2"));
+    }
+    CHECK(raw_query(path, "SELECT attributes FROM visitors WHERE id = 'v1'") ==
+          R"([["plan","pro"],["order","A-17"],["city","İzmir"]])");
+    CHECK(raw_query(path, "SELECT attributes FROM visitors WHERE id = 'v2'") == "[]");
+    // Readable with SQLite's own JSON functions, for ad-hoc reports.
+    CHECK(raw_query(path,
+                    "SELECT json_extract(a.value, '$[1]') FROM visitors, "
+                    "json_each(attributes) AS a "
+                    "WHERE visitors.id = 'v1' AND json_extract(a.value, '$[0]') = 'order'") ==
+          "A-17");
+}
+
+TEST_CASE("SqliteStore: attributes that are not UTF-8 are refused, the batch unharmed") {
+    SqliteStore s(":memory:");
+    seed(s);
+    auto bad = make_visitor("v2");
+    bad.attributes = {{"k", "\xff\xfe"}};
+    CHECK_THROWS_WITH_AS(s.create_visitor(bad), doctest::Contains("UTF-8"), StoreError);
+    CHECK_FALSE(s.visitor("v2"));
+
+    s.begin_batch();
+    s.append(make_message("c1", "v1", "k1"));
+    auto v1 = *s.visitor("v1");
+    v1.name = "Asha";
+    s.update_visitor(v1);
+    v1.attributes = {{"\xc3", "x"}};
+    CHECK_THROWS_AS(s.update_visitor(v1), StoreError);
+    CHECK(s.in_batch());
+    s.commit_batch();
+    CHECK(s.visitor("v1")->name == "Asha");
+    CHECK(s.visitor("v1")->attributes.empty());
+    CHECK(seqs(s.messages_after("c1", 0, 10)) == "1");
+}
+
+TEST_CASE("SqliteStore: attributes of the wrong shape on disk are an error, not a guess") {
+    TempDir dir;
+    const auto path = dir.file("chat.db");
+    {
+        SqliteStore s(path);
+        s.create_visitor(make_visitor("v1"));
+    }
+    SUBCASE("an object") {
+        raw_exec(path, R"(UPDATE visitors SET attributes = '{"plan": "pro"}')");
+    }
+    SUBCASE("a pair too long") {
+        raw_exec(path, R"(UPDATE visitors SET attributes = '[["a", "b", "c"]]')");
+    }
+    SUBCASE("a number") {
+        raw_exec(path, R"(UPDATE visitors SET attributes = '[["a", 1]]')");
+    }
+    SqliteStore s(path);
+    CHECK_THROWS_WITH_AS(s.visitor("v1"), doctest::Contains("bad attributes"), StoreError);
+}
+
+TEST_CASE("SqliteStore: the attributes column holds JSON only") {
+    TempDir dir;
+    const auto path = dir.file("chat.db");
+    { SqliteStore s(path); }
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "INSERT INTO visitors (id, token_hash, name, email, created, attributes) "
+                       "VALUES ('v1', 'h', '', '', 0, 'not json')",
+                       nullptr, nullptr, nullptr) == SQLITE_CONSTRAINT);
+    sqlite3_close(db);
 }

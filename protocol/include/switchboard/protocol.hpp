@@ -21,6 +21,16 @@ inline constexpr int kVersion = 1;
 // Fixed limits of the bot's fields (not configurable).
 inline constexpr std::size_t kMaxLocaleBytes = 16;  // start.locale
 inline constexpr std::size_t kMaxEntryBytes = 64;   // knowledge-base entry ids
+// Visitor context and the console's features (fixed, see PROTOCOL.md §8).
+inline constexpr std::size_t kMaxAttributes = 20;            // hello.attributes entries
+inline constexpr std::size_t kMaxAttributeKeyBytes = 64;     // [A-Za-z0-9._:-]
+inline constexpr std::size_t kMaxAttributeValueBytes = 256;  // any text
+inline constexpr std::size_t kMaxPageBytes = 2048;           // hello.page
+inline constexpr std::size_t kMaxUserAgentBytes = 512;       // hello.user_agent
+inline constexpr std::size_t kSignatureHexBytes = 64;        // hex HMAC-SHA256
+inline constexpr std::size_t kMaxTagBytes = 64;              // close.resolution
+inline constexpr std::size_t kMaxCommentBytes = 2048;        // rate.comment
+inline constexpr std::size_t kMaxShortcutBytes = 32;         // canned reply shortcut
 
 struct Limits {
     std::size_t max_frame_bytes = 64 * 1024;  // whole JSON frame
@@ -60,6 +70,10 @@ bool is_plausible_email(std::string_view) noexcept;
 
 // ---- client -> server ----------------------------------------------------
 
+// Custom attributes from the host page (order number, plan …): key → value,
+// in the order sent (a repeated key keeps its first place and its last value).
+using Attributes = std::vector<std::pair<std::string, std::string>>;
+
 // First frame of every connection.
 struct Hello {
     int version = kVersion;
@@ -67,6 +81,14 @@ struct Hello {
     std::string token;  // agent: sign-in token (required); visitor: resume token (optional)
     std::string name;   // visitor only, optional
     std::string email;  // visitor only, optional
+    // Visitor only, all optional. Verified identity: the host's backend signs
+    // user_id with the shared secret (hex HMAC-SHA256); both or neither.
+    std::string user_id;     // text ≤ max_name_bytes
+    std::string signature;   // kSignatureHexBytes of [0-9a-f]
+    Attributes attributes;   // ≤ kMaxAttributes
+    std::string page;        // URL of the host page, ≤ kMaxPageBytes
+    std::string language;    // browser language tag, like start.locale
+    std::string user_agent;  // ≤ kMaxUserAgentBytes
 };
 // Visitor opens a conversation (or gets the open one back).
 struct Start {
@@ -100,6 +122,9 @@ struct Resume {
 struct Take {};
 struct Close {
     std::string conv;
+    // Agents only, optional: a resolution tag (kMaxTagBytes of [A-Za-z0-9._:-]),
+    // stored with the conversation. Ignored from a visitor.
+    std::string resolution;
 };
 // Agent sets its own presence (online at sign-in).
 struct SetPresence {
@@ -162,10 +187,34 @@ struct Note {
     std::string text;
 };
 
+// Visitor rates a closed conversation (CSAT); a second rating replaces the first.
+struct Rate {
+    std::string conv;
+    int score = 0;        // 1..5
+    std::string comment;  // optional, ≤ kMaxCommentBytes
+};
+// Agent asks for the visitor context of a conversation it may read.
+struct VisitorInfoQuery {
+    std::string conv;
+};
+// Agent asks for its canned replies (shared ones and its own).
+struct CannedList {};
+// Agent creates (no id) or edits (id) a canned reply; shared ones need a supervisor.
+struct CannedSave {
+    std::string id;        // optional
+    std::string shortcut;  // 1..kMaxShortcutBytes of [A-Za-z0-9_-], used as /shortcut
+    std::string text;      // not empty, ≤ max_text_bytes; may hold {visitor.name}, {agent.name}
+    bool shared = false;
+};
+struct CannedDelete {
+    std::string id;
+};
+
 using ClientMessage =
     std::variant<Hello, Start, SendMessage, Typing, Receipt, Resume, Take, Close, SetPresence,
                  Accept, Decline, Transfer, LeaveMessage, OfflineList, OfflineHandled, Feedback,
-                 Handoff, PickSuggestion, Note>;
+                 Handoff, PickSuggestion, Note, Rate, VisitorInfoQuery, CannedList, CannedSave,
+                 CannedDelete>;
 
 // ---- errors ----------------------------------------------------------------
 
@@ -187,9 +236,12 @@ enum class ErrorCode {
     rate_limited,         // over the per-connection message rate
     store_unavailable,    // the message could not be stored; retry with the same client_id
     internal,
-    no_room,      // the agent (or the transfer target) has no free capacity
-    not_offered,  // accept/decline of a conversation not offered to this agent
-    unavailable,  // transfer target offline/away, or department unknown
+    no_room,        // the agent (or the transfer target) has no free capacity
+    not_offered,    // accept/decline of a conversation not offered to this agent
+    unavailable,    // transfer target offline/away, or department unknown
+    bad_signature,  // hello: identity signature wrong, or required and missing (then close 4001)
+    conflict,       // canned_save: the shortcut is taken in that scope
+    too_many,       // canned_save: over the per-owner limit
 };
 std::string_view to_string(ErrorCode);
 std::optional<ErrorCode> error_code_from(std::string_view);
@@ -219,6 +271,7 @@ struct ConvSummary {
     std::string visitor_name;
     std::string department;  // empty = any agent
     std::string agent_id;    // empty while waiting
+    std::string resolution;  // set by the closing agent; encoded only when set
 };
 
 struct Welcome {
@@ -229,6 +282,8 @@ struct Welcome {
     std::string token;
     // open ones the client takes part in
     std::vector<ConvSummary> conversations;
+    bool supervisor = false;  // agents; encoded only when true
+    bool verified = false;    // visitors: the identity signature checked out; only when true
 };
 struct Ack {
     std::string conv;
@@ -340,6 +395,81 @@ struct BotOptions {
     std::vector<BotSuggestion> suggestions;
     bool offer_handoff = false;  // show a "Talk to a person" button
 };
+// Answer to rate.
+struct Rated {
+    std::string conv;
+    int score = 0;
+};
+struct VisitorProfile {
+    std::string id, name, email;
+    bool verified = false;
+    std::string user_id;  // the host's user id; only when verified
+    Attributes attributes;
+    std::string page, language, user_agent;
+    std::int64_t created = 0;    // ms since epoch
+    std::int64_t last_seen = 0;  // last hello, ms since epoch
+};
+// One conversation of the visitor's history (the CRM view).
+struct HistoryItem {
+    std::string conv;
+    ConvState state = ConvState::closed;
+    std::string department, agent_name, resolution;
+    std::int64_t created = 0, closed = 0;
+    int csat_score = 0;  // 0 = not rated
+    std::string csat_comment;
+};
+// Answer to visitor_info; also pushed to the agents of an open conversation
+// when its visitor says hello again (new page, new attributes).
+struct VisitorInfo {
+    std::string conv;
+    VisitorProfile visitor;
+    std::vector<HistoryItem> history;  // newest first, this conversation included
+};
+struct CannedItem {
+    std::string id, shortcut, text;
+    bool shared = false;
+    std::string owner;  // agent id; empty for shared
+};
+struct Canned {
+    std::vector<CannedItem> items;  // by shortcut
+};
+// Canned replies changed: list them again.
+struct CannedChanged {};
+// Supervisors: the live state of the node, pushed on change.
+struct DashboardAgent {
+    std::string id, name;
+    AgentStatus status = AgentStatus::offline;
+    std::size_t load = 0;
+    int capacity = 0;
+};
+struct DashboardDepartment {
+    std::string department;  // "" = no department
+    std::size_t waiting = 0;
+    std::int64_t oldest_since = 0;  // ms since epoch; 0 when none waits
+};
+struct DashboardConversation {
+    std::string conv, visitor_name, agent_id, agent_name, department;
+    ConvState state = ConvState::waiting;
+    std::int64_t since = 0;  // created
+};
+struct DashboardToday {
+    std::int64_t day_start = 0;     // ms since epoch (UTC midnight, or the stats time zone's)
+    std::size_t conversations = 0;  // created since day_start
+    std::size_t closed = 0;
+    std::size_t assigned = 0;      // of those, reached an agent
+    std::int64_t avg_wait_ms = 0;  // queued → first assignment
+    std::size_t responded = 0;
+    std::int64_t avg_first_response_ms = 0;  // assignment → first agent message
+    std::size_t csat_count = 0;
+    std::int64_t csat_total = 0;  // sum of scores; average = total / count
+};
+struct Dashboard {
+    std::vector<DashboardAgent> agents;
+    std::vector<DashboardDepartment> departments;
+    std::vector<DashboardConversation> conversations;  // open ones, oldest first, capped
+    DashboardToday today;
+};
+
 struct ErrorEvent {
     ErrorCode code = ErrorCode::internal;
     std::string message;
@@ -364,6 +494,11 @@ std::string encode(const PresenceEvent&);
 std::string encode(const LeftMessage&);
 std::string encode(const OfflineMessages&);
 std::string encode(const BotOptions&);
+std::string encode(const Rated&);
+std::string encode(const VisitorInfo&);
+std::string encode(const Canned&);
+std::string encode(const CannedChanged&);
+std::string encode(const Dashboard&);
 
 // The error a server sends for a frame that failed to decode.
 ErrorEvent to_error_event(const DecodeError&);
