@@ -29,6 +29,11 @@ Sender sender_of(Role r) {
     return r == Role::visitor ? Sender::visitor : Sender::agent;
 }
 
+// A wait as visitors are told it: whole seconds, rounded up.
+std::int64_t ceil_seconds(TimeMs ms) {
+    return (ms + 999) / 1000;
+}
+
 proto::AgentStatus status_of(Presence p) {
     return p == Presence::online ? proto::AgentStatus::online
            : p == Presence::away ? proto::AgentStatus::away
@@ -250,7 +255,7 @@ void Hub::handle(SessionId sid, Session& s, proto::Hello& m, TimeMs now) {
             }
             if (auto v = router_.position(it->second, now)) {
                 send(sid, proto::encode(proto::QueuePosition{v->conv, v->position,
-                                                             (v->estimated_wait_ms + 999) / 1000}));
+                                                             ceil_seconds(v->estimated_wait_ms)}));
             }
         }
     }
@@ -1007,7 +1012,7 @@ void Hub::publish_queue(TimeMs now) {
     for (const auto& v : views) {
         auto c = open_.find(v.conv);
         if (c == open_.end()) continue;
-        std::int64_t wait_s = (v.estimated_wait_ms + 999) / 1000;
+        std::int64_t wait_s = ceil_seconds(v.estimated_wait_ms);
         auto& told = told_position_[v.conv];
         if (told.first == v.position && told.second == wait_s) continue;
         told = {v.position, wait_s};
