@@ -1,11 +1,9 @@
-// The visitor chat app, shown inside the widget's iframe (or standalone at
-// /chat.html). Query: ?site=<id>&locale=en|hi|tr&parent=<embedding page origin>
-// &departments=orders,billing (or orders=Orders,billing=Billing)&department=<id>.
+// The visitor chat app in the widget's iframe (or standalone at /chat.html);
+// its query and behaviour: web-widget/README.md.
 import { SwitchboardClient, TypingNotifier, MAX_TEXT_BYTES, utf8Length } from './client.js';
 import { TranscriptView, el, renderStatus, timeFormatter } from './ui.js';
 
-// Every UI string, per language. To add a language, add one entry here (and
-// its launcher labels in widget.js). Functions take the values they show.
+// Every UI string, per language (the launcher's own are in widget.js).
 export const STRINGS = {
   en: {
     title: 'Chat with us',
@@ -20,7 +18,6 @@ export const STRINGS = {
     chattingWith: (name) => `Chatting with ${name}`,
     closed: 'Chat closed',
     newChat: 'Start a new chat',
-    connecting: 'Connecting…',
     reconnecting: 'Reconnecting…',
     offline: 'Offline',
     typing: (name) => `${name} is typing…`,
@@ -66,6 +63,19 @@ export const STRINGS = {
     backToBot: 'Keep chatting with the assistant',
     leaveOrBot: 'Leave a message and we will get back to you by email, or keep chatting with the assistant.',
     backToChat: 'Back to the chat',
+    endChat: 'End chat',
+    endConfirm: 'Yes, end chat',
+    rateTitle: 'How was your chat?',
+    stars: (n) => `${n} out of 5`,
+    rateComment: 'Comment (optional)',
+    rateSend: 'Send rating',
+    pickScore: 'Please choose a rating from 1 to 5.',
+    rateFailed: 'Your rating could not be sent. Please try again.',
+    rated: 'Thank you for your feedback!',
+    transcript: 'Download transcript',
+    you: 'You',
+    verified: (name) => (name ? `Signed in as ${name}` : 'Signed in'),
+    badSignature: 'We could not confirm your account. Please reload the page or sign in again.',
   },
   hi: {
     title: 'हमसे बात करें',
@@ -80,7 +90,6 @@ export const STRINGS = {
     chattingWith: (name) => `${name} से बातचीत`,
     closed: 'चैट बंद हो गई',
     newChat: 'नई चैट शुरू करें',
-    connecting: 'कनेक्ट हो रहा है…',
     reconnecting: 'फिर से कनेक्ट हो रहा है…',
     offline: 'ऑफ़लाइन',
     typing: (name) => `${name} लिख रहे हैं…`,
@@ -126,6 +135,19 @@ export const STRINGS = {
     backToBot: 'सहायक से बात जारी रखें',
     leaveOrBot: 'अपना संदेश छोड़ें, हम ईमेल से आपको जवाब देंगे; या सहायक से बात जारी रखें।',
     backToChat: 'चैट पर वापस जाएँ',
+    endChat: 'चैट समाप्त करें',
+    endConfirm: 'हाँ, चैट समाप्त करें',
+    rateTitle: 'आपकी चैट कैसी रही?',
+    stars: (n) => `5 में से ${n}`,
+    rateComment: 'टिप्पणी (वैकल्पिक)',
+    rateSend: 'रेटिंग भेजें',
+    pickScore: 'कृपया 1 से 5 तक रेटिंग चुनें।',
+    rateFailed: 'आपकी रेटिंग नहीं भेजी जा सकी। कृपया फिर से प्रयास करें।',
+    rated: 'आपकी प्रतिक्रिया के लिए धन्यवाद!',
+    transcript: 'बातचीत डाउनलोड करें',
+    you: 'आप',
+    verified: (name) => (name ? `${name} के रूप में साइन इन` : 'साइन इन किया हुआ'),
+    badSignature: 'हम आपके खाते की पुष्टि नहीं कर सके। कृपया पेज फिर से लोड करें या दोबारा साइन इन करें।',
   },
   tr: {
     title: 'Bize yazın',
@@ -140,7 +162,6 @@ export const STRINGS = {
     chattingWith: (name) => `${name} ile sohbet`,
     closed: 'Sohbet kapandı',
     newChat: 'Yeni sohbet başlat',
-    connecting: 'Bağlanıyor…',
     reconnecting: 'Yeniden bağlanıyor…',
     offline: 'Çevrimdışı',
     typing: (name) => `${name} yazıyor…`,
@@ -186,6 +207,19 @@ export const STRINGS = {
     backToBot: 'Asistanla sohbete devam et',
     leaveOrBot: 'Bir mesaj bırakın, size e-postayla dönüş yapalım; ya da asistanla sohbete devam edin.',
     backToChat: 'Sohbete dön',
+    endChat: 'Sohbeti bitir',
+    endConfirm: 'Evet, sohbeti bitir',
+    rateTitle: 'Sohbetimiz nasıldı?',
+    stars: (n) => `5 üzerinden ${n}`,
+    rateComment: 'Yorum (isteğe bağlı)',
+    rateSend: 'Puanı gönder',
+    pickScore: 'Lütfen 1 ile 5 arasında bir puan seçin.',
+    rateFailed: 'Puanınız gönderilemedi. Lütfen tekrar deneyin.',
+    rated: 'Geri bildiriminiz için teşekkürler!',
+    transcript: 'Sohbet dökümünü indir',
+    you: 'Siz',
+    verified: (name) => (name ? `${name} olarak oturum açıldı` : 'Oturum açıldı'),
+    badSignature: 'Hesabınızı doğrulayamadık. Lütfen sayfayı yenileyin veya yeniden oturum açın.',
   },
 };
 
@@ -201,8 +235,7 @@ const params = new URLSearchParams(location.search);
 const site = (params.get('site') || 'default').replace(/[^A-Za-z0-9._:-]/g, '').slice(0, 64) || 'default';
 const lang = pickLanguage(params.get('locale'));
 const ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
-// The departments the pre-chat form offers, and the one preselected; a
-// department named alone (or the only one listed) is used for every chat.
+// A department named alone (or the only one listed) is used for every chat.
 const departments = (params.get('departments') || '').split(',').map((d) => {
   const [id, ...label] = d.split('=');
   return { id: id.trim(), label: label.join('=').trim() };
@@ -222,6 +255,7 @@ const t = (key, ...args) => {
 const embedded = window.parent !== window;
 const parentOrigin = validOrigin(params.get('parent'));
 let panelOpen = !(embedded && parentOrigin); // told by the loader when embedded
+let hostKnown = panelOpen; // embedded: no hello before the loader's "host" frame
 
 function validOrigin(value) {
   try {
@@ -238,19 +272,37 @@ addEventListener('message', (e) => {
   if (!parentOrigin || e.source !== window.parent || e.origin !== parentOrigin) return;
   const d = e.data;
   if (!d || d.source !== 'switchboard') return;
+  if (d.type === 'host') onHost(d);
   if (d.type === 'state') {
     panelOpen = !!d.open;
-    if (panelOpen && d.focus) $.input.focus({ preventScroll: true });
+    if (panelOpen && d.focus) focusMain();
     onVisibility();
   }
 });
 
+// The host page's URL and signed-in user (window.SwitchboardSettings); the
+// server checks the signature. A name or email given replaces its pre-chat field.
+function onHost(d) {
+  if (hostKnown) return;
+  hostKnown = true;
+  if (d) {
+    const s = d.settings && typeof d.settings === 'object' ? d.settings : {};
+    const u = s.user && typeof s.user === 'object' ? s.user : {};
+    const str = (v) => (typeof v === 'string' ? v.trim() : '');
+    client.setProfile({ user_id: u.id, signature: u.signature, attributes: s.attributes, page: str(d.page) });
+    const name = str(u.name);
+    const email = validEmail(str(u.email)) ? str(u.email) : '';
+    client.setIdentity({ name: name || undefined, email: email || undefined });
+    for (const [input, given] of [[$.name, name], [$.email, email]]) input.hidden = input.labels[0].hidden = !!given;
+    render();
+  }
+  if (wantStart) start();
+}
+
 // ---- elements, strings ----------------------------------------------------------
 
-const $ = Object.fromEntries(['subtitle', 'minimise', 'banner', 'log', 'typing', 'closed', 'new-chat', 'composer',
-  'prechat', 'name', 'email', 'department', 'department-label', 'input', 'send', 'form-error', 'queue', 'leave',
-  'leave-form', 'leave-reason', 'leave-name', 'leave-email', 'leave-text', 'leave-error', 'leave-send', 'leave-back',
-  'left', 'left-title', 'left-body', 'left-new', 'botbar', 'handoff', 'leave-intro'].map((id) => [id.replace(/-(\w)/g, (_, c) => c.toUpperCase()), document.getElementById(id)]));
+// $.leaveEmail is #leave-email
+const $ = Object.fromEntries([...document.querySelectorAll('[id]')].map((n) => [n.id.replace(/-(\w)/g, (_, c) => c.toUpperCase()), n]));
 
 document.documentElement.lang = lang;
 for (const n of document.querySelectorAll('[data-i18n]')) n.textContent = t(n.dataset.i18n);
@@ -258,6 +310,15 @@ for (const n of document.querySelectorAll('[data-i18n-label]')) n.setAttribute('
 for (const n of document.querySelectorAll('[data-i18n-placeholder]')) n.placeholder = t(n.dataset.i18nPlaceholder);
 document.title = t('title');
 $.minimise.hidden = !(embedded && parentOrigin);
+// Five radios (arrow keys choose), drawn as stars.
+const stars = [1, 2, 3, 4, 5].map((n) => {
+  const input = el('input', { type: 'radio', name: 'score', value: n, id: `score-${n}`, class: 'visually-hidden', 'aria-label': t('stars', n) });
+  $.stars.append(input, el('label', { for: input.id, 'aria-hidden': 'true' }));
+  return input;
+});
+const paintStars = () => stars.forEach((s, i) => { s.nextSibling.textContent = i < $.rate.elements.score.value ? '\u2605' : '\u2606'; });
+$.stars.addEventListener('change', () => { paintStars(); $.rateError.textContent = ''; });
+paintStars();
 if (!forcedDept && departments.length) {
   $.department.append(el('option', { value: '', text: t('anyDepartment') }),
     ...departments.map((d) => el('option', { value: d.id, text: d.label || d.id.replace(/[-_.]+/g, ' ').replace(/^./, (c) => c.toUpperCase()) })));
@@ -268,26 +329,32 @@ if (!forcedDept && departments.length) {
 // ---- the client ---------------------------------------------------------------
 
 const client = new SwitchboardClient({ role: 'visitor', storage: safeStorage(), storageKey: `switchboard:${site}`, locale: lang });
+client.setProfile({ language: navigator.language, user_agent: navigator.userAgent });
 const typingOut = new TypingNotifier(client);
+// the server's default bot name in the visitor's language; a custom one as it is
+const author = (m) => (m.from === 'agent' ? m.author || t('agent') : m.from === 'bot' ? (m.author && m.author !== 'Assistant' ? m.author : t('bot')) : '');
 const view = new TranscriptView($.log, {
   mine: (m) => m.from === 'visitor',
-  // the server's default bot name is shown in the visitor's language; a custom one as it is
-  label: (m) => (m.from === 'agent' ? m.author || t('agent') : m.from === 'bot' ? (m.author && m.author !== 'Assistant' ? m.author : t('bot')) : ''),
+  label: author,
   t,
   time: timeFormatter(lang),
 });
 
-let shown = null;         // conv id on screen (null: none yet)
+let shown = null;         // conv id on screen
 let shownState = null;    // its state as last rendered, to announce changes
-let started = false;      // connect() was called
+let started = false;
 let typingTimer = null;
 let lastUnread = -1;
 let lastActive = null;
-let mode = 'chat';        // 'chat' | 'leave' (the leave-a-message form) | 'left' (its confirmation)
-let leaveDept = '';       // the department the offline message is for
-let waitReason = '';      // why the chat on screen waits (again): 'handoff' | 'transferred' | 'requeued' | ''
-let botOpts = null;       // the bot's quick replies on screen: {conv, seq, prompt, suggestions, answered}
+let mode = 'chat';        // 'chat' | 'leave' (leave a message) | 'left' (sent)
+let leaveDept = '';
+let waitReason = '';      // why it waits (again): 'handoff' | 'transferred' | 'requeued' | ''
+let botOpts = null;       // the bot's quick replies on screen
 let handoffTimer = null;
+let wantStart = false;    // connect once the host is known
+let denied = false;       // bad_signature: the host's identity was refused
+let rateFor = null;       // the conversation the rating form is for
+let endTimer = null;
 
 function safeStorage() {
   try {
@@ -295,7 +362,7 @@ function safeStorage() {
     s.setItem('switchboard:probe', '1');
     s.removeItem('switchboard:probe');
     return s;
-  } catch { // blocked third-party storage: keep state for this page only
+  } catch { // blocked third-party storage: this page only
     const m = new Map();
     return { getItem: (k) => m.get(k) ?? null, setItem: (k, v) => m.set(k, String(v)), removeItem: (k) => m.delete(k) };
   }
@@ -314,6 +381,7 @@ function openConv() {
 
 function start() {
   if (started) return;
+  if (!hostKnown) { wantStart = true; return; }
   started = true;
   client.connect();
 }
@@ -326,6 +394,13 @@ function render() {
   shown = rec ? rec.conv : null;
   shownState = rec ? rec.state : null;
   $.subtitle.dataset.agent = rec?.agent_name || '';
+  if (rateFor !== shown) {
+    rateFor = shown;
+    $.rate.reset();
+    paintStars();
+    $.rateError.textContent = '';
+    $.rateSend.disabled = false;
+  }
   view.clear();
   view.note(t('greeting'), 'note--greeting');
   if (rec) {
@@ -362,8 +437,16 @@ function renderState() {
   $.left.hidden = mode !== 'left';
   $.log.hidden = $.typing.hidden = leaving;
   $.closed.hidden = !closed || leaving;
-  $.composer.hidden = closed || leaving;
-  // "Talk to a person": always there while the bot has the chat
+  $.rate.hidden = !!rec?.rated;
+  $.rated.hidden = !rec?.rated;
+  $.composer.hidden = closed || leaving || denied;
+  if ($.end.hidden = leaving || denied || !openConv()) endReset();
+  if (denied) {
+    $.banner.hidden = false;
+    $.banner.textContent = t('badSignature');
+    $.banner.dataset.status = 'denied';
+    $.banner.setAttribute('role', 'alert');
+  }
   $.botbar.hidden = leaving || state !== 'bot';
   if (state !== 'bot') {
     if (botOpts) dropOptions();
@@ -371,13 +454,12 @@ function renderState() {
   }
   if (lastActive !== !!openConv()) {
     lastActive = !!openConv();
-    toParent('active', { value: lastActive }); // the loader preloads us on the next page
+    toParent('active', { value: lastActive }); // preloaded on the next page
   }
   updateUnread();
 }
 
-// A state change seen live: announce it in the transcript, unless the server
-// has just said so itself in a system message.
+// A state change seen live, in the transcript (unless a system message just said it).
 function announce(rec, prevState, prevAgent) {
   const last = client.messages(rec.conv).at(-1);
   const serverSaid = last?.from === 'system' && (!rec.agent_name || last.text.includes(rec.agent_name));
@@ -395,7 +477,7 @@ function announce(rec, prevState, prevAgent) {
 function showTyping(name) {
   clearTimeout(typingTimer);
   $.typing.textContent = name ? t('typing', name) : '';
-  // "off" can be lost with a dropped connection: never show it for long.
+  // "off" can be lost with a connection: never for long
   if (name) typingTimer = setTimeout(() => showTyping(null), 8000);
 }
 
@@ -420,11 +502,23 @@ function showError(text) {
   $.formError.textContent = text || '';
 }
 
+// Where the keyboard goes when the chat opens or its view changes.
+function focusMain() {
+  const target = mode === 'leave' ? ($.leaveEmail.value ? $.leaveText : $.leaveEmail) : mode === 'left' ? $.leftTitle
+    : $.closed.hidden ? $.input : $.rate.hidden ? $.newChat : $.stars.querySelector(':checked') || stars[0];
+  target.focus({ preventScroll: true });
+}
+
 // ---- client events ----------------------------------------------------------
 
-client.on('status', (status) => { if (started) renderStatus($.banner, status, t); });
+client.on('status', (status) => {
+  if (started && !denied) renderStatus($.banner, status, t);
+  $.rateSend.disabled = false; // a rating in flight is lost with the connection
+});
 
 client.on('welcome', () => {
+  $.who.hidden = !client.verified;
+  $.who.textContent = `\u2713 ${t('verified', client.name)}`;
   if (currentRecord()?.conv !== shown) render();
   else renderState();
 });
@@ -432,14 +526,14 @@ client.on('welcome', () => {
 client.on('reset', render);
 
 client.on('message', (msg, { replay }) => {
-  if (msg.internal) return; // agents only; never shown here
+  if (msg.internal) return; // agents only
   if (msg.conv !== shown) {
-    if (currentRecord()?.conv !== msg.conv) return; // not the chat on screen
+    if (currentRecord()?.conv !== msg.conv) return;
     render();
   } else {
     view.add(msg);
   }
-  if (botOpts?.conv === msg.conv) { // options belong to the last message only
+  if (botOpts?.conv === msg.conv) { // options go with the last message only
     if (msg.seq > botOpts.seq) dropOptions();
     else if (msg.seq === botOpts.seq) renderOptions();
   }
@@ -467,6 +561,8 @@ client.on('conversation', (f, rec) => {
   announce(rec, prevState, prevAgent);
   if (rec.state === 'closed') showTyping(null);
   renderState();
+  // closed live: the keyboard moves on to the rating (its composer is gone)
+  if (rec.state === 'closed' && prevState !== 'closed' && document.hasFocus()) focusMain();
 });
 
 client.on('typing', (f) => {
@@ -483,9 +579,8 @@ client.on('receipt', (f, rec) => {
 
 client.on('queue_position', (f) => { if (f.conv === shown) renderState(); });
 
-// Nobody can take a new chat: the leave-a-message form, with what was typed.
-// At a hand-off from the bot the chat stays with the bot: the form offers the
-// way back to it.
+// Nobody can take a new chat: the leave-a-message form, with what was typed
+// (at a hand-off the chat stays with the bot: the form offers the way back).
 client.on('unavailable', (f, { texts }) => {
   const rec = client.conversation(openConv());
   const withBot = !f.client_id && rec?.state === 'bot';
@@ -506,20 +601,29 @@ client.on('unavailable', (f, { texts }) => {
   leaveError('');
   $.leaveSend.disabled = false;
   render();
-  ($.leaveEmail.value ? $.leaveText : $.leaveEmail).focus({ preventScroll: true });
+  focusMain();
 });
 
 client.on('left_message', (f, entry) => {
-  if (mode !== 'leave') return; // resent after a reload: already confirmed
+  if (mode !== 'leave') return; // already confirmed
   mode = 'left';
   $.leftBody.textContent = t('leftBody', entry?.email || client.email);
   $.leaveText.value = '';
   $.leaveSend.disabled = false;
   render();
-  $.leftTitle.focus({ preventScroll: true });
+  focusMain();
 });
 
 client.on('error', (f, { entry, retry }) => {
+  if (f.code === 'bad_signature') {
+    denied = true;
+    renderState();
+    return;
+  }
+  if (!entry && $.rateSend.disabled) { // to our rating
+    $.rateSend.disabled = false;
+    $.rateError.textContent = t('rateFailed');
+  }
   if (entry?.type === 'leave') {
     if (!retry) {
       $.leaveSend.disabled = false;
@@ -552,13 +656,12 @@ client.on('bot_options', (f) => {
   renderOptions();
 });
 
-// Under the bot message they belong to: "Was this helpful?" yes / no, and the
-// suggested questions. Rebuilt whenever the transcript is.
+// Under their bot message; rebuilt with the transcript.
 function renderOptions() {
   $.log.querySelector('.botopts--live')?.remove();
   const o = botOpts;
   const anchor = o && o.conv === shown && client.conversation(o.conv)?.state === 'bot' && view.bySeq.get(o.seq);
-  if (!anchor) return; // its message is not here yet: rendered when it comes
+  if (!anchor) return; // rendered when its message comes
   const keep = view._nearBottom();
   const box = el('div', { class: 'botopts botopts--live' });
   if (o.prompt) {
@@ -579,7 +682,6 @@ function renderOptions() {
     box.append(el('div', { class: 'botopts__list', role: 'group', 'aria-label': t('suggested') }, ...o.suggestions.map((x) => {
       const b = el('button', { type: 'button', class: 'chip chip--suggest', text: x.title });
       b.addEventListener('click', () => {
-        // stored as the visitor's message (the usual echo), then the bot answers it
         view.addPending(client.suggest(o.conv, x.entry, x.title), 'visitor');
         dropOptions();
         $.input.focus();
@@ -591,8 +693,7 @@ function renderOptions() {
   if (keep) view.scrollToEnd();
 }
 
-// The options are over (a later message, newer options, the bot let go): an
-// answered question stays, without its buttons doing anything.
+// Options over: an answered question stays, inert.
 function dropOptions() {
   const box = $.log.querySelector('.botopts--live');
   if (box && botOpts?.answered !== undefined) {
@@ -641,7 +742,7 @@ $.composer.addEventListener('submit', (e) => {
 });
 
 $.input.addEventListener('keydown', (e) => {
-  // Enter sends, Shift+Enter is a new line; never while an IME is composing.
+  // Enter sends, Shift+Enter is a new line; never while an IME composes
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
     e.preventDefault();
     $.composer.requestSubmit();
@@ -684,7 +785,7 @@ $.leaveForm.addEventListener('submit', (e) => {
   start();
 });
 
-// Never a dead end: back to the chat, to try again later.
+// Never a dead end: back to the chat.
 function backToChat(text = '') {
   mode = 'chat';
   if (text.trim() && !$.input.value.trim()) $.input.value = text;
@@ -696,6 +797,56 @@ function backToChat(text = '') {
 $.leaveBack.addEventListener('click', () => backToChat($.leaveText.value));
 $.leftNew.addEventListener('click', () => backToChat());
 
+// ---- the end: end, rate, transcript ---------------------------------------
+
+// Two presses, so that a stray click does not end a chat.
+$.end.addEventListener('click', () => {
+  const conv = openConv();
+  if (!$.end.dataset.confirm) {
+    $.end.dataset.confirm = '1';
+    $.end.textContent = t('endConfirm');
+    endTimer = setTimeout(endReset, 5000);
+  } else if (conv && !client.close(conv)) showError(t('sendFailed'));
+});
+
+function endReset() {
+  clearTimeout(endTimer);
+  delete $.end.dataset.confirm;
+  $.end.textContent = t('endChat');
+}
+
+$.rate.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const score = Number($.rate.elements.score.value);
+  const comment = $.rateComment.value;
+  const error = !score ? 'pickScore' : utf8Length(comment.trim()) > 2048 ? 'tooLong' : !client.rate(shown, score, comment) ? 'rateFailed' : '';
+  $.rateError.textContent = error && t(error);
+  $.rateSend.disabled = !error;
+  if (error) (score ? $.rateComment : stars[0]).focus();
+});
+
+client.on('rated', (f) => {
+  if (f.conv !== shown) return;
+  renderState();
+  $.rated.focus();
+});
+
+// Made here from the messages held (all: a visitor resumes from seq 0).
+$.transcript.addEventListener('click', () => {
+  const rec = client.conversation(shown);
+  if (!rec) return;
+  const msgs = client.messages(rec.conv);
+  const when = (ms) => (ms ? new Date(ms).toLocaleString(lang) : '');
+  const lines = [t('title'), `${rec.conv} · ${when(msgs[0]?.ts)}`, '', ...(rec.floor ? ['…'] : []),
+    ...msgs.map((m) => `[${when(m.ts)}] ${m.from === 'system' ? '' : `${m.from === 'visitor' ? client.name || t('you') : author(m)}: `}${m.text}`)];
+  const a = el('a', { href: URL.createObjectURL(new Blob([`${lines.join('\n')}\n`], { type: 'text/plain;charset=utf-8' })),
+    download: `chat-${rec.conv.replace(/[^\w-]/g, '')}.txt` });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+});
+
 $.minimise.addEventListener('click', () => toParent('close'));
 addEventListener('keydown', (e) => { if (e.key === 'Escape' && embedded) toParent('close'); });
 document.addEventListener('visibilitychange', onVisibility);
@@ -703,5 +854,6 @@ document.addEventListener('visibilitychange', onVisibility);
 // ---- go -----------------------------------------------------------------------
 
 render();
-if (client.token || client.outbox.size) start(); // a returning visitor: resume at once
+if (client.token || client.outbox.size) start(); // a returning visitor
 toParent('ready');
+if (!hostKnown) setTimeout(onHost, 3000); // no loader answer: go on without

@@ -1,41 +1,14 @@
-// Switchboard protocol client, shared by the visitor widget and the agent console.
-// Plain ES module, no dependencies, no build step. protocol/PROTOCOL.md is the
-// authority on every frame; this file keeps the client half of its contracts:
-//
-//  - hello on every (re)connect, then resume every followed conversation from
-//    the last seq seen, then resend every unacked message with its same client_id;
-//  - reconnect with capped exponential backoff and jitter;
-//  - incoming messages de-duplicated by (conv, seq);
-//  - optional persistence (visitor: localStorage) of the resume token, each
-//    conversation's transcript tail, last seq, receipts and the outbox, so that a
-//    page reload resumes with nothing lost or doubled.
-//
-// Events (client.on(name, fn) returns an unsubscribe function):
-//   status(status, prev)      'connecting' | 'online' | 'reconnecting' | 'offline'
-//   welcome(frame)            after hello succeeded, before resumes are sent
-//   message(msg, {replay})    a new message (never twice for one conv+seq)
-//   ack(frame, entry)         one of our messages is stored; entry = outbox entry
-//   conversation(frame, rec)  state change; frame.local is true when inferred here
-//   typing(frame) · receipt(frame) · queue(frame) · replayed(frame)
-//   queue_position(frame, rec)      visitor: place in the queue (also kept in rec.queuePos)
-//   unavailable(frame, {texts})     visitor: start refused (nobody there); texts: the
-//                                   unsent first messages, taken out of the outbox
-//   left_message(frame, entry)      visitor: a leave_message was stored
-//   presence · offer · offer_ended · offline_messages (agents): as sent
-//   bot_options(frame)              visitor: the bot's quick replies for message frame.seq
-//   error(frame, {entry, retry})   entry: the outbox entry it answers, if any;
-//                                   retry: true when that entry will be resent
-//   reset()                   the visitor identity was dropped (bad token)
-//   frame(frame)              every frame, including types this file does not know;
-//                             unknown types are also emitted under their own name.
+// Switchboard protocol client, shared by the visitor widget and the agent console
+// (no dependencies, no build step). protocol/PROTOCOL.md is the authority on every
+// frame; options, events and contracts (resume, outbox, backoff, persistence):
+// web-widget/README.md, "The protocol client".
 
 export const PROTOCOL_VERSION = 1;
 export const MAX_TEXT_BYTES = 16 * 1024;
 export const MAX_NAME_BYTES = 128; // hello / leave_message name and email
 export const CLOSE = Object.freeze({ normal: 1000, goingAway: 1001, badToken: 4001, helloTimeout: 4002, slowConsumer: 4008 });
 
-// Errors after which the same frame is sent again later (same client_id), up
-// to MAX_ATTEMPTS times with a growing delay; any other error fails the entry.
+// Errors after which the frame is resent later (same client_id); others fail it.
 const RETRYABLE = new Set(['store_unavailable', 'rate_limited', 'internal']);
 const MAX_ATTEMPTS = 20;
 const STORE_VERSION = 1;
@@ -94,34 +67,22 @@ export class Emitter {
 function newRecord(conv) {
   return {
     conv, state: 'waiting', agent_name: '', visitor_name: '', department: '',
-    queuePos: null,        // visitor: last queue_position {position, estimated_wait_s, at}
-    serverSeq: 0,          // last_seq as last reported by the server
+    queuePos: null,        // visitor: {position, estimated_wait_s, at}
+    serverSeq: 0,          // last_seq as the server last said
     lastSeq: 0,            // highest seq received
-    floor: 0,              // every seq <= floor counts as seen (trimmed or persisted history)
+    floor: 0,              // every seq <= floor counts as seen (trimmed history)
     messages: new Map(),   // seq -> message
-    history: false,        // true: the transcript is wanted from the start (resume after 0)
-    historyDone: false,    // a resume after 0 (or after floor) has completed
+    history: false,        // the transcript is wanted from seq 0
+    historyDone: false,    // ... and has been replayed
     replaying: false,
-    peer: { delivered: 0, read: 0 },  // receipts from the other side
-    mine: { delivered: 0, read: 0 },  // how far this side has received / read
-    sent: { delivered: 0, read: 0 },  // how much of `mine` the server was told
+    peer: { delivered: 0, read: 0 },  // the other side's receipts
+    mine: { delivered: 0, read: 0 },  // ours
+    sent: { delivered: 0, read: 0 },  // ours, as the server was told
     updated: 0,
   };
 }
 
 export class SwitchboardClient extends Emitter {
-  /**
-   * @param {object} o
-   * @param {'visitor'|'agent'} o.role
-   * @param {string} [o.token]   agent: sign-in token; visitor: resume token (else taken from storage)
-   * @param {string} [o.name] @param {string} [o.email]  visitor identity sent in hello
-   * @param {string} [o.url]     WebSocket URL (default: same host, /ws)
-   * @param {Storage} [o.storage] @param {string} [o.storageKey]  persistence (visitor)
-   * @param {boolean} [o.history] load every conversation's transcript from seq 0 (default: visitor)
-   * @param {number} [o.keepMessages] messages kept per conversation (default 200)
-   * @param {{base:number,max:number}} [o.backoff] reconnect delays in ms
-   * @param {Function} [o.WebSocket] WebSocket constructor (tests)
-   */
   constructor(o = {}) {
     super();
     this.role = o.role === 'agent' ? 'agent' : 'visitor';
@@ -129,8 +90,13 @@ export class SwitchboardClient extends Emitter {
     this.token = o.token || '';
     this.name = o.name || '';
     this.email = o.email || '';
-    this.department = ''; // visitor: the department asked for in the next start
-    this.locale = o.locale || ''; // visitor: start.locale, the language hint for the bot
+    // visitor: next start's department and locale; more hello fields (setProfile),
+    // the host's user this state belongs to, welcome.verified
+    this.department = '';
+    this.locale = o.locale || '';
+    this.profile = {};
+    this.userId = '';
+    this.verified = false;
     this.id = '';
     this.displayName = '';
     this.storage = o.storage || null;
@@ -142,9 +108,9 @@ export class SwitchboardClient extends Emitter {
     this.WebSocket = o.WebSocket || globalThis.WebSocket;
 
     this.status = 'offline';
-    this.ready = false;           // welcome received on the current socket
+    this.ready = false;           // welcome received on this socket
     this.convs = new Map();       // conv -> record
-    this.outbox = new Map();      // client_id -> {type:'message'|'start'|'leave'|'suggestion', conv, client_id, text, created, attempts}
+    this.outbox = new Map();      // client_id -> {type: message|start|leave|suggestion, conv, client_id, text, …}
     this.queue = [];
     this._ws = null;
     this._socketNo = 0;
@@ -157,8 +123,7 @@ export class SwitchboardClient extends Emitter {
     this._receiptTimer = null;
     this._load();
     if (o.token) this.token = o.token;
-    // State is saved on every change (no save on unload: that would overwrite
-    // what another tab of the same visitor stored meanwhile).
+    // Saved on every change, never on unload (it would overwrite another tab's).
     if (typeof addEventListener === 'function') {
       addEventListener('online', () => { if (this._reconnectTimer) this._reconnectNow(); });
     }
@@ -188,8 +153,45 @@ export class SwitchboardClient extends Emitter {
     this._save();
   }
 
+  /** Visitor: more hello fields (user_id + signature, attributes, page, language,
+   *  user_agent), fitted to the protocol's limits. Another user's state is dropped. */
+  setProfile(p = {}) {
+    const text = (v, max) => (typeof v === 'string' || typeof v === 'number' ? clipBytes(String(v).trim(), max) : '');
+    const next = { ...this.profile };
+    if ('user_id' in p) {
+      const id = text(p.user_id, MAX_NAME_BYTES);
+      const sig = text(p.signature, 64).toLowerCase();
+      delete next.user_id;
+      delete next.signature;
+      if (id || sig) Object.assign(next, { user_id: id, signature: sig });
+      if (this.userId && this.userId !== id) {
+        this.name = this.email = '';
+        this.outbox.clear();
+        this._resetVisitor();
+      }
+      this.userId = id;
+      this._save();
+    }
+    if ('attributes' in p) {
+      const a = p.attributes && typeof p.attributes === 'object' ? p.attributes : {};
+      next.attributes = Object.fromEntries(Object.entries(a).filter(([k, v]) => /^[A-Za-z0-9._:-]{1,64}$/.test(k) && text(v, 256))
+        .slice(0, 20).map(([k, v]) => [k, text(v, 256)]));
+    }
+    for (const [k, max] of [['page', 2048], ['user_agent', 512]]) if (k in p) next[k] = text(p[k], max);
+    if ('language' in p) next.language = /^[A-Za-z0-9-]{1,16}$/.test(p.language) ? p.language : '';
+    for (const k in next) if (next[k] === '' || (k === 'attributes' && !Object.keys(next[k]).length)) delete next[k];
+    this.profile = next;
+  }
+
   _open() {
-    // 'connecting': the very first attempt; 'reconnecting': any retry after a drop or a failure.
+    // refused here, as the server would
+    if ('user_id' in this.profile && !(this.profile.user_id && /^[0-9a-f]{64}$/.test(this.profile.signature))) {
+      this._stopped = true;
+      this._setStatus('offline');
+      this.emit('error', { type: 'error', code: 'bad_signature', message: 'malformed identity', local: true }, {});
+      return;
+    }
+
     this._setStatus(this._everOnline || this._attempt > 0 ? 'reconnecting' : 'connecting');
     let ws;
     try { ws = new this.WebSocket(this.url); } catch (err) {
@@ -199,8 +201,7 @@ export class SwitchboardClient extends Emitter {
     }
     this._ws = ws;
     const no = ++this._socketNo;
-    // Covers both the TCP/upgrade and the hello -> welcome exchange. Gives up on
-    // the socket at once: a close handshake with a dead server can take minutes.
+    // Upgrade and hello -> welcome; gives up at once (closing a dead socket can take minutes).
     this._welcomeTimer = setTimeout(() => {
       if (this._ws !== ws) return;
       try { ws.close(); } catch { /* not open yet */ }
@@ -212,6 +213,7 @@ export class SwitchboardClient extends Emitter {
       if (this.token) hello.token = this.token;
       if (this.role === 'visitor' && this.name) hello.name = this.name;
       if (this.role === 'visitor' && this.email) hello.email = this.email;
+      if (this.role === 'visitor') Object.assign(hello, this.profile);
       ws.send(JSON.stringify(hello));
     };
     ws.onmessage = (ev) => {
@@ -235,12 +237,18 @@ export class SwitchboardClient extends Emitter {
   _onClose(code) {
     this._drop();
     if (this._stopped) { this._setStatus('offline'); return; }
+    if (this._badSignature) { // retrying cannot help
+      this._badSignature = false;
+      this._stopped = true;
+      this._setStatus('offline');
+      return;
+    }
     if (code === CLOSE.badToken || this._badToken) {
       const hadError = this._badToken;
       this._badToken = false;
       if (!hadError) this.emit('error', { type: 'error', code: 'bad_token', message: 'token rejected' }, {});
       if (this.role === 'agent') {
-        // An agent must sign in again: stop here, the console shows its sign-in form.
+        // An agent must sign in again.
         this._stopped = true;
         this.token = '';
         this._setStatus('offline');
@@ -249,7 +257,7 @@ export class SwitchboardClient extends Emitter {
       this._resetVisitor();
       this._attempt = 0;
     }
-    // A node going away drops all its clients at once: spread them over 1-2 s.
+    // A node going away drops all its clients: spread them over 1-2 s.
     if (code === CLOSE.goingAway) this._attempt = Math.max(this._attempt, 2);
     this._scheduleReconnect();
   }
@@ -259,7 +267,7 @@ export class SwitchboardClient extends Emitter {
     this._setStatus('reconnecting');
     const exp = Math.min(this.backoff.max, this.backoff.base * 2 ** this._attempt);
     this._attempt = Math.min(this._attempt + 1, 30);
-    const delay = exp / 2 + Math.random() * (exp / 2); // "equal jitter": never 0, never in lock-step
+    const delay = exp / 2 + Math.random() * (exp / 2); // "equal jitter"
     this._reconnectTimer = setTimeout(() => { this._reconnectTimer = null; this._open(); }, delay);
   }
 
@@ -280,14 +288,18 @@ export class SwitchboardClient extends Emitter {
     this.emit('status', status, prev);
   }
 
+  // One frame as it is, without delivery bookkeeping; false when not connected.
+  request(frame) {
+    return this.ready ? this._send(frame) : false;
+  }
+
   _send(frame) {
     if (!this._ws || this._ws.readyState !== 1) return false;
     this._ws.send(JSON.stringify(frame));
     return true;
   }
 
-  // A visitor whose token was refused starts over as a new visitor: its old
-  // conversations are not reachable any more. Unsent first messages survive.
+  // A refused visitor starts over; unsent first messages survive.
   _resetVisitor() {
     this.token = '';
     this.convs.clear();
@@ -315,7 +327,12 @@ export class SwitchboardClient extends Emitter {
       case 'queue_position': return this._onQueuePosition(f);
       case 'unavailable': return this._onUnavailable(f);
       case 'left_message': return this._onLeftMessage(f);
-      default: return this.emit(f.type, f); // forward compatible: new server events
+      case 'rated': {
+        const rec = this.convs.get(f.conv);
+        if (rec && Number.isInteger(f.score)) { rec.rated = f.score; this._save(); }
+        return this.emit('rated', f, rec);
+      }
+      default: return this.emit(f.type, f); // new server events
     }
   }
 
@@ -325,12 +342,12 @@ export class SwitchboardClient extends Emitter {
     this._everOnline = true;
     this._attempt = 0;
     this.id = f.id || '';
-    this.displayName = f.name || ''; // this.name stays what we send in hello
+    this.displayName = f.name || '';
+    this.verified = f.verified === true;
     if (this.role === 'visitor' && f.token) this.token = f.token;
     const open = new Set();
     for (const s of f.conversations || []) open.add(this._merge(s).rec.conv);
-    // welcome lists the open conversations only: one we thought open closed
-    // while we were away. Still resume it once, for the messages we missed.
+    // One we thought open closed while we were away: resume it once, for the tail.
     const endedAway = [...this.convs.values()].filter((r) => r.state !== 'closed' && !open.has(r.conv));
     for (const rec of endedAway) {
       this._onConversation({ type: 'conversation', conv: rec.conv, state: 'closed', reason: 'closed_while_away', local: true });
@@ -362,8 +379,7 @@ export class SwitchboardClient extends Emitter {
     return { rec, isNew };
   }
 
-  // resume from where this client stands: from 0 when the transcript is wanted and
-  // not loaded yet, else from the last seq seen (or the server's, to only follow).
+  // From 0 when the transcript is wanted, else from the last seq seen (or the server's).
   _resumeRecord(rec) {
     let after;
     if (rec.history && !rec.historyDone) after = rec.floor;
@@ -383,8 +399,7 @@ export class SwitchboardClient extends Emitter {
     if (!f.conv || !Number.isFinite(f.seq)) return;
     const rec = this.convs.get(f.conv) || this._merge({ conv: f.conv }).rec;
     if (f.seq <= rec.floor || rec.messages.has(f.seq)) return; // duplicate
-    // Internal messages (transfer notes) are for agents; the server never sends
-    // them to visitors, and a visitor client drops one all the same.
+    // Internal notes are for agents (the server never sends one to a visitor).
     if (f.internal === true && this.role !== 'agent') return;
     const msg = { conv: f.conv, seq: f.seq, from: f.from, author: f.author || '', client_id: f.client_id || '', text: String(f.text ?? ''), ts: f.ts || 0 };
     if (f.internal === true) msg.internal = true;
@@ -394,7 +409,7 @@ export class SwitchboardClient extends Emitter {
     rec.updated = Date.now();
     if (f.client_id && f.from === this.role) {
       const entry = this.outbox.get(f.client_id);
-      if (entry && entry.conv === f.conv) this.outbox.delete(f.client_id); // stored: as good as an ack
+      if (entry && entry.conv === f.conv) this.outbox.delete(f.client_id); // as good as an ack
     }
     this._trim(rec);
     this._save();
@@ -415,9 +430,8 @@ export class SwitchboardClient extends Emitter {
     const { rec, isNew } = this._merge(f);
     let start = f.client_id && this.outbox.get(f.client_id);
     if (start?.type === 'start') {
-      // The answer to our start: bind the messages typed before it existed. The
-      // start's own text is a message of the conversation now, under the same
-      // client_id, kept until acked (resent as a message after a reconnect).
+      // Our start: bind the messages typed before it; its text is now a message
+      // under the same client_id, kept until acked.
       const { department, locale, ...first } = start;
       this.outbox = new Map([...this.outbox].flatMap(([id, e]) => (id !== f.client_id ? [[id, e]]
         : start.text && rec.state !== 'closed' ? [[id, { ...first, type: 'message', conv: f.conv }]] : [])));
@@ -427,13 +441,12 @@ export class SwitchboardClient extends Emitter {
     if (rec.state === 'closed') {
       for (const [id, e] of this.outbox) if (e.conv === f.conv) { this.outbox.delete(id); dropped.push(e); }
     } else if (isNew && this.ready) {
-      // Follow every open conversation we learn of (and fetch its transcript
-      // when history is wanted); resume is idempotent, duplicates are dropped.
+      // Follow every open conversation we learn of (resume is idempotent).
       this._resumeRecord(rec);
     }
     this._save();
     this.emit('conversation', f, rec);
-    for (const entry of dropped) { // unsent messages to a conversation that is over
+    for (const entry of dropped) {
       this.emit('error', { type: 'error', code: 'conv_closed', message: 'conversation closed', conv: f.conv, client_id: entry.client_id, local: true }, { entry, retry: false });
     }
     if (start) this._flushOutbox();
@@ -456,7 +469,7 @@ export class SwitchboardClient extends Emitter {
   _onReceipt(f) {
     const rec = this.convs.get(f.conv);
     if (rec && (f.kind === 'delivered' || f.kind === 'read') && Number.isFinite(f.seq)) {
-      // by our own role: another tab / session of ours already told the server
+      // by our own role: another session of ours told the server
       for (const side of f.by === this.role ? [rec.mine, rec.sent] : [rec.peer]) {
         side[f.kind] = Math.max(side[f.kind], f.seq);
         if (f.kind === 'read') side.delivered = Math.max(side.delivered, f.seq);
@@ -475,8 +488,7 @@ export class SwitchboardClient extends Emitter {
     this.emit('queue_position', f, rec);
   }
 
-  // No conversation was opened: drop the start (it must not be resent) and hand
-  // the messages typed for it back to the app (the leave-a-message form).
+  // No conversation: drop the start, hand its texts back to the app.
   _onUnavailable(f) {
     const entry = f.client_id && this.outbox.get(f.client_id);
     const texts = [];
@@ -503,6 +515,7 @@ export class SwitchboardClient extends Emitter {
 
   _onError(f) {
     if (f.code === 'bad_token') this._badToken = true;
+    if (f.code === 'bad_signature') this._badSignature = true;
     const entry = f.client_id ? this.outbox.get(f.client_id) : undefined;
     let retry = false;
     if (entry) {
@@ -520,7 +533,6 @@ export class SwitchboardClient extends Emitter {
     }
     const rec = f.conv && this.convs.get(f.conv);
     if (rec && !f.client_id && rec.state !== 'closed' && ['conv_closed', 'not_found', 'forbidden'].includes(f.code)) {
-      // The conversation ended (or left our hands) while we were away.
       rec.replaying = false;
       this._onConversation({ type: 'conversation', conv: f.conv, state: 'closed', reason: f.code, local: true });
     }
@@ -534,10 +546,8 @@ export class SwitchboardClient extends Emitter {
 
   // ---- outgoing ------------------------------------------------------------
 
-  /** Queue a message; it is (re)sent until acked. conv may be null for a visitor
-   *  with no open conversation yet: one is started first, carrying this text as
-   *  its first message (start.text: the router, the queue and offers see it).
-   *  Returns the outbox entry. */
+  /** Queue a message, (re)sent until acked; conv null (visitor): a start carries
+   *  it as start.text. Returns the outbox entry. */
   send(conv, text) {
     text = wellFormed(String(text ?? ''));
     if (!text.trim()) throw new RangeError('empty message');
@@ -566,7 +576,6 @@ export class SwitchboardClient extends Emitter {
     return entry;
   }
 
-  /** Drop a message that failed for good (or that the user discarded). */
   discard(clientId) {
     this.outbox.delete(clientId);
     this._save();
@@ -576,7 +585,7 @@ export class SwitchboardClient extends Emitter {
     if (!this.ready) return;
     const now = Date.now();
     for (const e of this.outbox.values()) {
-      if (e.socket === this._socketNo || (e.notBefore && e.notBefore > now)) continue; // sent, or backing off
+      if (e.socket === this._socketNo || (e.notBefore && e.notBefore > now)) continue; // sent, or waiting
       if (e.type === 'start') {
         const f = { type: 'start', client_id: e.client_id };
         if (e.text) f.text = e.text;
@@ -596,11 +605,11 @@ export class SwitchboardClient extends Emitter {
     }
   }
 
-  /** Replay a conversation from its start and follow it (console: on first open). */
+  /** Replay a conversation from its start and follow it. */
   load(conv) {
     const rec = this.convs.get(conv) || this._merge({ conv }).rec;
     rec.history = true;
-    if (rec.historyDone || (rec.replaying && rec.resumeAfter <= rec.floor)) return; // loaded, or loading
+    if (rec.historyDone || (rec.replaying && rec.resumeAfter <= rec.floor)) return;
     if (this.ready) this._resumeRecord(rec);
   }
 
@@ -610,7 +619,7 @@ export class SwitchboardClient extends Emitter {
     return this._send({ type: 'resume', conv, after });
   }
 
-  /** Visitor: store an offline message (sent until answered, same client_id). */
+  /** Visitor: an offline message (sent until answered). */
   leaveMessage({ name = '', email, text, department = '' }) {
     const entry = { type: 'leave', conv: null, client_id: newClientId(), name: clipBytes(String(name).trim(), MAX_NAME_BYTES),
       email: String(email).trim(), text: wellFormed(String(text)), department, created: Date.now(), attempts: 0, socket: 0 };
@@ -620,14 +629,20 @@ export class SwitchboardClient extends Emitter {
     return entry;
   }
 
-  /** Visitor, bot: a quick reply (bot_options suggestion), stored as our message;
-   *  sent until acked like a message. Returns the outbox entry. */
+  /** Visitor: a bot_options suggestion, sent until acked like a message. */
   suggest(conv, entry, text) {
     const e = { type: 'suggestion', conv, client_id: newClientId(), entry, text: wellFormed(String(text)), created: Date.now(), attempts: 0, socket: 0 };
     this.outbox.set(e.client_id, e);
     this._save();
     this._flushOutbox();
     return e;
+  }
+
+  /** Visitor: rate a closed conversation 1..5 (answered by rated). */
+  rate(conv, score, comment = '') {
+    const f = { type: 'rate', conv, score };
+    if (comment.trim()) f.comment = wellFormed(comment.trim());
+    return this.request(f);
   }
 
   feedback(conv, helpful) { return this._send({ type: 'feedback', conv, helpful: !!helpful }); }
@@ -639,7 +654,7 @@ export class SwitchboardClient extends Emitter {
   presence(status) { return this._send({ type: 'presence', status }); }
   accept(conv) { return this._send({ type: 'accept', conv }); }
   decline(conv) { return this._send({ type: 'decline', conv }); }
-  /** to: {agent} or {department}; note: optional text for the receiving agent. */
+  /** to: {agent} or {department}. */
   transfer(conv, to, note = '') {
     const f = { type: 'transfer', conv };
     if (to.agent) f.to_agent = to.agent; else f.to_department = to.department;
@@ -649,9 +664,8 @@ export class SwitchboardClient extends Emitter {
   offlineList() { return this._send({ type: 'offline_list' }); }
   offlineHandled(id) { return this._send({ type: 'offline_handled', id }); }
 
-  /** Mark everything from the other side as delivered / read; the receipt is
-   *  coalesced (one frame per 250 ms at most) and sent when online. Returns
-   *  true when this changed anything (so unread counts changed). */
+  /** Mark the other side's messages delivered / read (one receipt per 250 ms at
+   *  most, sent when online); true when this changed anything. */
   markUpTo(conv, kind) {
     const rec = this.convs.get(conv);
     if (!rec) return false;
@@ -691,7 +705,7 @@ export class SwitchboardClient extends Emitter {
     return rec ? [...rec.messages.values()].sort((a, b) => a.seq - b.seq) : [];
   }
 
-  /** Unacked messages for conv (null: those waiting for a conversation to start). */
+  /** Unacked messages for conv (null: those waiting for a start). */
   pending(conv) {
     return [...this.outbox.values()].filter((e) => ((e.type === 'message' || e.type === 'suggestion') && e.conv === (conv || null)) ||
       (!conv && e.type === 'start' && e.text));
@@ -703,7 +717,7 @@ export class SwitchboardClient extends Emitter {
     return max;
   }
 
-  /** Messages from the other side (not system) newer than our last read receipt. */
+  /** The other side's messages (not system) after our read receipt. */
   unread(conv) {
     const rec = this.convs.get(conv);
     if (!rec) return 0;
@@ -712,7 +726,7 @@ export class SwitchboardClient extends Emitter {
     return n;
   }
 
-  /** Forget a conversation locally (visitor: after "start a new chat"). */
+  /** Forget a conversation locally. */
   forget(conv) {
     this.convs.delete(conv);
     this._save();
@@ -729,6 +743,7 @@ export class SwitchboardClient extends Emitter {
     this.name = data.name || this.name;
     this.email = data.email || this.email;
     this.department = data.department || this.department;
+    this.userId = data.user || '';
     for (const c of data.convs || []) {
       const rec = Object.assign(newRecord(c.conv), c, { messages: new Map(), replaying: false });
       for (const m of c.messages || []) rec.messages.set(m.seq, m);
@@ -742,11 +757,11 @@ export class SwitchboardClient extends Emitter {
     const convs = [...this.convs.values()].map((r) => ({
       conv: r.conv, state: r.state, agent_name: r.agent_name, visitor_name: r.visitor_name, department: r.department, queuePos: r.queuePos,
       serverSeq: r.serverSeq, lastSeq: r.lastSeq, floor: r.floor, history: r.history,
-      historyDone: r.historyDone, peer: r.peer, mine: r.mine, sent: r.sent, updated: r.updated,
+      historyDone: r.historyDone, peer: r.peer, mine: r.mine, sent: r.sent, updated: r.updated, rated: r.rated,
       messages: this.messages(r.conv),
     }));
     const outbox = [...this.outbox.values()].map(({ socket, ...e }) => e);
-    const data = { v: STORE_VERSION, token: this.token, name: this.name, email: this.email, department: this.department, convs, outbox };
+    const data = { v: STORE_VERSION, token: this.token, name: this.name, email: this.email, department: this.department, user: this.userId, convs, outbox };
     for (let keep = this.keepMessages; ; keep = Math.floor(keep / 2)) {
       try {
         this.storage.setItem(this.storageKey, JSON.stringify(data));
@@ -766,13 +781,12 @@ export class SwitchboardClient extends Emitter {
   }
 }
 
-/** Sends typing on/off for one input: on at the first keystroke, off after
- *  `idle` ms without one (or at once on stop()). */
+/** Typing on at the first keystroke, off after `idle` ms without one (or stop()). */
 export class TypingNotifier {
   constructor(client, { idle = 3000, refresh = 10000 } = {}) {
     this.client = client;
     this.idle = idle;
-    this.refresh = refresh; // re-send "on" while typing goes on, in case it was missed
+    this.refresh = refresh; // "on" again while typing goes on, in case it was lost
     this.conv = null;
     this.sentAt = 0;
     this.timer = null;

@@ -53,17 +53,8 @@ export function timeFormatter(locale) {
   return (ms) => (ms ? fmt.format(new Date(ms)) : '');
 }
 
-/**
- * A transcript rendered into an <ol role="log">. Server messages are keyed by
- * seq and kept in seq order; our own unacked messages (keyed by client_id) stay
- * at the end until the server gives them a seq. Local notes ("X joined") are
- * appended where they happen.
- *
- * opts.mine(msg) -> bool        right-aligned, with ticks
- * opts.label(msg) -> string     author line ('' for none)
- * opts.t(key)                    UI strings: sending, sent, delivered, read, failed
- * opts.time(ms) -> string
- */
+// A transcript in an <ol role="log">: stored messages in seq order, our unacked
+// ones last until they get a seq. Options (mine, label, t, time): README.md.
 export class TranscriptView {
   constructor(list, opts) {
     this.list = list;

@@ -1,8 +1,6 @@
-/* Switchboard widget loader. A host page includes it with one tag:
- *   <script src="https://HOST/widget.js" data-site="..." data-locale="en|hi|tr"
- *           data-departments="orders,billing" data-department="orders" async></script>
- * It adds a launcher button and an iframe to HOST/chat.html; everything else
- * happens inside that iframe. Plain script, no dependencies, keep it tiny. */
+/* Switchboard widget loader: <script src="https://HOST/widget.js" data-site="…" async>
+ * (attributes and window.SwitchboardSettings: README.md). A launcher button and
+ * an iframe to HOST/chat.html; plain script, no dependencies, keep it tiny. */
 (function () {
   'use strict';
   if (window.__switchboardWidget) return;
@@ -15,15 +13,16 @@
   var origin = new URL(script.src, location.href).origin;
   var site = script.getAttribute('data-site') || 'default';
   var locale = script.getAttribute('data-locale') || '';
-  // Departments the pre-chat form offers ("orders,billing", or "orders=Orders,billing=Billing")
-  // and the one to preselect (or, alone, to force).
   var depts = script.getAttribute('data-departments') || '';
   var dept = script.getAttribute('data-department') || '';
+  // new messages while hidden: a beep (opt-in), "(N) New message — title" (opt-out)
+  var sound = script.getAttribute('data-sound') === 'on';
+  var titleAlert = script.getAttribute('data-title') !== 'off';
   var lang = (locale || navigator.language || 'en').toLowerCase().split(/[-_]/)[0];
   var LABELS = { // launcher only; the chat's own strings live in chat.js
-    en: ['Open chat', 'Close chat', ' unread', 'Chat'],
-    hi: ['चैट खोलें', 'चैट बंद करें', ' अपठित', 'चैट'],
-    tr: ['Sohbeti aç', 'Sohbeti kapat', ' okunmamış', 'Sohbet']
+    en: ['Open chat', 'Close chat', ' unread', 'Chat', 'New message'],
+    hi: ['चैट खोलें', 'चैट बंद करें', ' अपठित', 'चैट', 'नया संदेश'],
+    tr: ['Sohbeti aç', 'Sohbeti kapat', ' okunmamış', 'Sohbet', 'Yeni mesaj']
   };
   var L = LABELS[lang] || LABELS.en;
   var KEY = 'switchboard:' + site + ':';
@@ -97,10 +96,9 @@
     });
     frame.id = 'switchboard-frame';
     frame.title = L[3];
-    // Keeps the chat from navigating the host page. (Meaningless, and warned
-    // about, when the host is the chat server itself, as on /demo/.)
+    // Keeps the chat from navigating the host page (pointless on the chat's own origin).
     if (origin !== location.origin) {
-      frame.setAttribute('sandbox', 'allow-scripts allow-same-origin allow-forms allow-popups allow-popups-to-escape-sandbox');
+      frame.setAttribute('sandbox', 'allow-scripts allow-same-origin allow-forms allow-popups allow-popups-to-escape-sandbox allow-downloads');
     }
     frame.src = origin + '/chat.html' + q;
     document.body.appendChild(frame);
@@ -108,7 +106,7 @@
     layout();
   }
 
-  // Phones: the chat takes the whole screen and brings its own close button.
+  // Phones: the chat fills the screen, with its own close button.
   var small = window.matchMedia('(max-width: 480px)');
   function layout() {
     if (!frame) return;
@@ -120,36 +118,79 @@
   }
   if (small.addEventListener) small.addEventListener('change', layout);
 
-  var frameReady = false; // the chat said "ready": before that its window is not ours to post to
+  var frameReady = false; // until the chat says "ready" its window is not ours to post to
   function post(msg) {
     msg.source = 'switchboard';
     if (frameWin && frameReady) frameWin.postMessage(msg, origin);
   }
 
-  // byUser: move the focus (into the chat when opening, back to the button when
-  // the chat closed itself); never on a page load that restores an open chat.
+  // byUser: move the focus (into the chat, or back to the button); never on a page load.
   function setOpen(value, byUser) {
     open = value;
     if (open) ensureFrame();
     if (frame) frame.style.display = open ? 'block' : 'none';
     button.setAttribute('aria-expanded', String(open));
-    store('sessionStorage', 'open', open ? '1' : null); // stays open across the site's pages
+    store('sessionStorage', 'open', open ? '1' : null); // open across the site's pages
     label();
     layout();
     if (open && byUser) frame.focus();
-    focusOnReady = open && !!byUser; // in case the chat has not loaded yet
+    focusOnReady = open && !!byUser; // the chat may not have loaded yet
     post({ type: 'state', open: open, focus: focusOnReady });
     if (!open && byUser) button.focus();
   }
 
   button.addEventListener('click', function () { setOpen(!open, true); });
 
+  var audio = null;
+  var heard = false; // the first count was unread before: no alert
+  var ownTitle = '';
+  var hostTitle = '';
+  // WebAudio: allowed once the visitor has used the page.
+  function beep() {
+    var ua = navigator.userActivation;
+    if (ua && !ua.hasBeenActive) return;
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === 'suspended') audio.resume();
+      var t = audio.currentTime, o = audio.createOscillator(), g = audio.createGain();
+      o.frequency.value = 880;
+      g.gain.setValueAtTime(0.1, t);
+      g.gain.exponentialRampToValueAtTime(0.001, t + 0.3);
+      o.connect(g);
+      g.connect(audio.destination);
+      o.start(t);
+      o.stop(t + 0.3);
+    } catch (e) { /* no audio */ }
+  }
+  function retitle() {
+    var away = document.hidden || !document.hasFocus();
+    if (document.title !== ownTitle) hostTitle = document.title; // the page's, maybe changed
+    ownTitle = unread && away && titleAlert ? '(' + unread + ') ' + L[4] + ' \u2014 ' + hostTitle : '';
+    if (ownTitle) document.title = ownTitle; else if (document.title !== hostTitle) document.title = hostTitle;
+  }
+  window.addEventListener('focus', retitle);
+  document.addEventListener('visibilitychange', retitle);
+
   window.addEventListener('message', function (e) {
     if (e.origin !== origin || !frameWin || e.source !== frameWin) return;
     var d = e.data;
     if (!d || d.source !== 'switchboard') return;
-    if (d.type === 'ready') { frameReady = true; post({ type: 'state', open: open, focus: focusOnReady }); focusOnReady = false; }
-    else if (d.type === 'unread') { unread = Math.max(0, Number(d.count) || 0); label(); }
+    if (d.type === 'ready') {
+      frameReady = true;
+      // plain data only: postMessage cannot clone functions
+      var settings = null;
+      try { settings = JSON.parse(JSON.stringify(window.SwitchboardSettings || null)); } catch (err) { /* not plain data */ }
+      post({ type: 'host', page: location.href.split('#')[0], settings: settings });
+      post({ type: 'state', open: open, focus: focusOnReady });
+      focusOnReady = false;
+    } else if (d.type === 'unread') {
+      var n = Math.max(0, Number(d.count) || 0);
+      if (n > unread && heard && sound) beep();
+      unread = n;
+      heard = true;
+      label();
+      retitle();
+    }
     else if (d.type === 'close') setOpen(false, true);
     else if (d.type === 'active') store('localStorage', 'active', d.value ? '1' : null);
   });
@@ -158,7 +199,7 @@
     document.body.appendChild(button);
     label();
     if (store('sessionStorage', 'open') === '1') setOpen(true, false);
-    // A visitor with a chat going on: load it now so unread messages show on the badge.
+    // A chat going on: load it now, for the unread badge.
     else if (store('localStorage', 'active') === '1') ensureFrame();
   }
 

@@ -36,39 +36,63 @@ export async function startServer({ args = [], agents = null } = {}) {
   } else {
     argv.push('--demo-agent');
   }
-  const proc = spawn(BINARY, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
-  const url = await new Promise((resolveUrl, reject) => {
+  let proc;
+  // keepData: a restart, whose data folder must survive a failed attempt
+  const launch = (args, keepData = false) => new Promise((resolveUrl, reject) => {
+    proc = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = ''; // this process's output only
     const fail = reject;
     reject = (err) => { // no server: kill whatever started, keep no data folder
       proc.kill('SIGKILL');
-      rmSync(data, { recursive: true, force: true });
+      if (!keepData) rmSync(data, { recursive: true, force: true });
       fail(err);
     };
-    const timer = setTimeout(() => reject(new Error(`server did not start in 15 s:\n${log}`)), 15000);
+    const timer = setTimeout(() => reject(new Error(`server did not start in 15 s:\n${out}`)), 15000);
     const onData = (chunk) => {
       log += chunk;
-      const m = /listening on (http:\/\/[^\s]+)/.exec(log);
+      out += chunk;
+      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
       if (m) { clearTimeout(timer); resolveUrl(m[1].replace(/\/$/, '')); }
     };
     proc.stdout.on('data', onData);
     proc.stderr.on('data', onData);
-    proc.on('exit', (code, sig) => { clearTimeout(timer); reject(new Error(`server exited (${code ?? sig}):\n${log}`)); });
+    proc.on('exit', (code, sig) => { clearTimeout(timer); reject(new Error(`server exited (${code ?? sig}):\n${out}`)); });
     proc.on('error', (err) => { clearTimeout(timer); reject(err); });
-  });
-  proc.removeAllListeners('exit');
+  }).then((u) => { proc.removeAllListeners('exit'); return u; });
+  const url = await launch(argv);
+  const halt = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
   return {
     url,
     data,
     log: () => log,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        const exited = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGTERM');
-        const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(timer);
+    /** Stops the process (SIGTERM, as a deploy would) and starts it again on the
+     *  same port and data folder; `down()` (async) runs while it is stopped. */
+    async restart({ down = null } = {}) {
+      await halt();
+      if (down) await down();
+      const port = new URL(url).port;
+      const again = argv.map((a, i) => (argv[i - 1] === '--port' ? port : a));
+      for (let i = 0; ; i++) { // the port may linger a moment after the old process
+        try {
+          await launch(again, true);
+          return;
+        } catch (err) {
+          if (i >= 10 || !/address|in use|bind/i.test(err.message)) throw err;
+          await sleep(300);
+        }
       }
+    },
+    async stop() {
+      await halt();
       rmSync(data, { recursive: true, force: true });
     },
   };
@@ -132,8 +156,8 @@ export function chatFrame(page) {
 }
 
 /** A shop on another origin (its own port on 127.0.0.1) whose pages embed the
- *  widget with one tag. shop.page(attrs) -> URL of a page with those data-*
- *  attributes on the script tag. */
+ *  widget with one tag. shop.page(attrs, head) -> URL of a page with those data-*
+ *  attributes on the script tag and `head` (HTML, e.g. a settings script) before it. */
 export async function startShop(serverUrl) {
   const pages = new Map();
   const srv = createServer((req, res) => {
@@ -145,12 +169,12 @@ export async function startShop(serverUrl) {
   const origin = `http://127.0.0.1:${srv.address().port}`;
   return {
     origin,
-    page(attrs = {}) {
+    page(attrs = {}, head = '') {
       const attr = Object.entries({ 'data-site': 'shop', ...attrs })
         .map(([k, v]) => ` ${k}="${String(v).replace(/&/g, '&amp;').replace(/"/g, '&quot;')}"`).join('');
       const path = `/shop-${pages.size + 1}.html`;
-      pages.set(path, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title></head>
-<body><h1>A shop on another origin</h1><p>It embeds the Switchboard widget with one tag.</p>
+      pages.set(path, `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Shop</title></head>
+<body><h1>A shop on another origin</h1><p>It embeds the Switchboard widget with one tag.</p>${head}
 <script src="${serverUrl}/widget.js"${attr} async></script></body></html>`);
       return origin + path;
     },
@@ -211,4 +235,55 @@ export async function send(locator, text) {
 export function checkClean(context, label) {
   assert.deepEqual(context.dialogs, [], `${label}: a dialog opened`);
   assert.deepEqual(context.pageErrors, [], `${label}: page errors`);
+}
+
+// ---- protocol clients without a browser (console.mjs) --------------------------
+
+/** Signs an agent in over HTTP; resolves with the login answer ({token, agent, …}). */
+export async function login(serverUrl, { email, password }) {
+  const res = await fetch(`${serverUrl}/api/login`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password }),
+  });
+  assert.equal(res.status, 200, `login ${email}: HTTP ${res.status}`);
+  return res.json();
+}
+
+/** A bare protocol client on /ws (the `ws` bundled with playwright-core, pinned
+ *  by package-lock.json): sends `hello` (role and fields as given) and keeps
+ *  every frame it receives in `frames`. `wait(pred, {since})` resolves with the
+ *  first frame (from index `since` on, default 0) that matches, `send(frame)`
+ *  sends one, `close()` ends it. Resolves once the welcome (or an error) came. */
+export async function wsClient(serverUrl, hello) {
+  const { default: bundle } = await import('playwright-core/lib/utilsBundle');
+  const ws = new bundle.ws(`${serverUrl.replace(/^http/, 'ws')}/ws`);
+  const frames = [];
+  const waiters = new Set();
+  ws.on('message', (data) => {
+    let f;
+    try { f = JSON.parse(String(data)); } catch { return; }
+    frames.push(f);
+    for (const w of [...waiters]) if (w.pred(f)) { waiters.delete(w); clearTimeout(w.timer); w.resolve(f); }
+  });
+  await new Promise((resolveOpen, reject) => { ws.once('open', resolveOpen); ws.once('error', reject); });
+  const client = {
+    frames,
+    closed: new Promise((r) => ws.once('close', (code) => r(code))),
+    send(frame) { ws.send(JSON.stringify(frame)); },
+    wait(pred, { since = 0, timeout = 15000 } = {}) {
+      const seen = frames.slice(since).find(pred);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolveFrame, reject) => {
+        const w = { pred, resolve: resolveFrame };
+        w.timer = setTimeout(() => {
+          waiters.delete(w);
+          reject(new Error(`no matching frame in ${timeout} ms; got: ${frames.map((x) => JSON.stringify(x).slice(0, 160)).join('\n')}`));
+        }, timeout);
+        waiters.add(w);
+      });
+    },
+    close() { ws.close(); },
+  };
+  client.send({ type: 'hello', version: 1, ...hello });
+  client.welcome = await client.wait((f) => f.type === 'welcome' || f.type === 'error');
+  return client;
 }

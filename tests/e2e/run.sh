@@ -3,8 +3,9 @@
 #   SB_BINARY=build/switchboard SB_SOURCE_DIR=. bash tests/e2e/run.sh
 # Installs playwright-core from package-lock.json only when node_modules is
 # missing (so a second run needs no network), then prints the widget's gzipped
-# sizes and runs run.mjs and bot.mjs under node's test runner (TAP, ends "# pass N" /
-# "# fail N"; exits non-zero on any failure). Screenshots: tests/e2e/artifacts/.
+# sizes and runs run.mjs, bot.mjs, widget.mjs and console.mjs under node's test runner (TAP,
+# ends "# pass N" / "# fail N"; exits non-zero on any failure). Screenshots:
+# tests/e2e/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")"
 node=${SB_NODE:-node}
@@ -16,4 +17,4 @@ if [[ ! -f node_modules/playwright-core/package.json ]]; then
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 "$npm" ci --no-audit --no-fund --prefer-offline
 fi
 "$node" size.mjs
-exec "$node" --test --test-reporter=tap --test-concurrency=1 run.mjs bot.mjs
+exec "$node" --test --test-reporter=tap --test-concurrency=1 run.mjs bot.mjs widget.mjs console.mjs
