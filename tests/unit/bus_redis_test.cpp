@@ -3,12 +3,6 @@
 // restart (publishes while down are dropped and counted, the subscriber comes
 // back by itself, resubscribes and says so). CTest label: integration.
 #include <doctest/doctest.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -17,50 +11,15 @@
 #include <vector>
 
 #include "bus/redis_bus.hpp"
+#include "redis_server.hpp"
 
 namespace {
 
 using namespace sb;
 namespace asio = boost::asio;
 
-int free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
-// redis-server with nothing persisted, killed at the end of the test.
-struct Redis {
-    explicit Redis(int p) : port(p) { start(); }
-    ~Redis() { stop(); }
-    void start() {
-        pid = ::fork();
-        if (pid == 0) {
-            const int null = ::open("/dev/null", O_WRONLY);
-            ::dup2(null, 1);
-            ::dup2(null, 2);
-            const std::string p = std::to_string(port);
-            ::execlp("redis-server", "redis-server", "--port", p.c_str(), "--bind", "127.0.0.1",
-                     "--save", "", "--appendonly", "no", "--loglevel", "warning",
-                     static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-    }
-    void stop() {
-        if (pid <= 0) return;
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-        pid = -1;
-    }
-    int port;
-    pid_t pid = -1;
-};
+using sb::test::free_port;
+using Redis = sb::test::RedisServer;
 
 // Runs the loop until `done` holds or `ms` pass.
 bool run_until(asio::io_context& ioc, const std::function<bool()>& done, int ms = 5000) {
