@@ -12,7 +12,8 @@ FROM debian:12
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends libsqlite3-0 libsodium23 libicu72 libhiredis0.14 curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --home /var/lib/switchboard --create-home switchboard
+ && useradd --system --home /var/lib/switchboard --create-home switchboard \
+ && install -d -o switchboard /var/lib/switchboard/shared
 COPY --from=build /src/build/switchboard /usr/local/bin/switchboard
 COPY --from=build /src/web-widget /usr/share/switchboard/web-widget
 COPY --from=build /src/kb /usr/share/switchboard/kb

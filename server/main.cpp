@@ -4,11 +4,18 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 
+#include <netdb.h>
+
 #include "net/auth.hpp"
+#include "net/cluster.hpp"
 #include "net/server.hpp"
 #include "net/settings.hpp"
+#include "store/redis_store.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace {
@@ -37,6 +44,21 @@ void ensure_demo_agent(const std::filesystem::path& file) {
     demo.capacity = 5;
     sb::net::save_agents(file, {demo});
     std::cout << "switchboard: created " << file.string() << " with a demo agent\n";
+}
+
+// Redis's address: hiredis resolves names blocking, so it is done once here.
+std::string resolve(const std::string& host) {
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || !res) {
+        throw std::runtime_error("cannot resolve the Redis host " + host);
+    }
+    char ip[INET_ADDRSTRLEN] = {};
+    getnameinfo(res->ai_addr, res->ai_addrlen, ip, sizeof ip, nullptr, 0, NI_NUMERICHOST);
+    freeaddrinfo(res);
+    return ip;
 }
 
 }  // namespace
@@ -69,16 +91,44 @@ int main(int argc, char** argv) {
         if (!s.business_hours_file.empty()) {
             settings.hub.routing.hours = sb::net::load_business_hours(s.business_hours_file);
         }
-        auto key = sb::net::load_or_create_key(std::filesystem::path(s.data_dir) / "token.key");
+        // A cluster node learns its number and the shared sign-in key from
+        // Redis; a single node keeps its key in the data folder.
+        std::optional<sb::net::ClusterIdentity> cluster;
+        std::string key;
+        if (!s.cluster.redis_host.empty()) {
+            settings.cluster.redis_ip = resolve(s.cluster.redis_host);
+            cluster = sb::net::join_cluster(settings.cluster);
+            key = cluster->token_key;
+        } else {
+            key = sb::net::load_or_create_key(std::filesystem::path(s.data_dir) / "token.key");
+        }
         sb::net::Auth auth(std::move(agents), std::move(key),
                            static_cast<sb::core::TimeMs>(s.token_ttl_s) * 1000);
         if (!s.identity_secret_file.empty()) {
             auth.set_identity_secret(sb::net::load_identity_secret(s.identity_secret_file));
         }
-        sb::store::SqliteStore store(
-            (std::filesystem::path(s.data_dir) / "switchboard.db").string(),
-            s.sqlite_full_sync ? sb::store::Durability::full : sb::store::Durability::normal);
-        sb::net::Server server(settings, store, auth);
+        std::unique_ptr<sb::core::Store> store;
+        sb::store::RedisStore* redis = nullptr;
+        if (cluster) {
+            sb::store::RedisStoreSettings rs;
+            rs.ip = settings.cluster.redis_ip;
+            rs.port = s.cluster.redis_port;
+            rs.prefix = s.cluster.prefix;
+            rs.timeout_ms = static_cast<int>(s.cluster.redis_timeout_ms);
+            // Nothing is written until this node holds the router lease.
+            rs.fence = sb::store::RedisFence{s.cluster.prefix + "lease", "-"};
+            auto r = std::make_unique<sb::store::RedisStore>(rs);
+            redis = r.get();
+            store = std::move(r);
+        } else {
+            store = std::make_unique<sb::store::SqliteStore>(
+                (std::filesystem::path(s.data_dir) / "switchboard.db").string(),
+                s.sqlite_full_sync ? sb::store::Durability::full : sb::store::Durability::normal);
+        }
+        sb::net::Server server(settings, *store, auth, cluster ? &*cluster : nullptr,
+                               [redis](const std::string& token) {
+                                   if (redis) redis->set_fence_token(token);
+                               });
         auto port = server.listen();
         std::string host = s.bind == "0.0.0.0" ? "127.0.0.1" : s.bind;
         std::cout << "switchboard listening on http://" << host << ":" << port << std::endl;

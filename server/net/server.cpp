@@ -14,8 +14,8 @@
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
 
-#include "bus/local_bus.hpp"
-#include "core/hub.hpp"
+#include "net/cluster.hpp"
+#include "net/engine.hpp"
 #include "net/knowledge_files.hpp"
 #include "net/static_files.hpp"
 
@@ -56,15 +56,8 @@ constexpr const char* kCsp =
 class WsSession;
 
 struct Server::Impl final : core::Outbox {
-    Impl(const Settings& s, core::Store& st, Auth& a)
-        : settings(s),
-          store(st),
-          auth(a),
-          hub(s.hub, st, bus, *this, a),
-          acceptor(ioc),
-          ticker(ioc),
-          grace(ioc),
-          signals(ioc, SIGINT, SIGTERM) {}
+    Impl(const Settings& s, core::Store& st, Auth& a, const ClusterIdentity* cluster,
+         std::function<void(const std::string&)> fence);
 
     // Outbox
     void send(SessionId sid, const core::Frame& frame) override;
@@ -87,8 +80,7 @@ struct Server::Impl final : core::Outbox {
     Auth& auth;
     std::filesystem::path web_root;
     asio::io_context ioc{1};
-    bus::LocalBus bus;
-    core::Hub hub;
+    std::unique_ptr<Engine> engine;  // the hub, or the cluster's view of it
     tcp::acceptor acceptor;
     asio::steady_timer ticker;
     asio::steady_timer grace;
@@ -294,7 +286,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         if (path == "/healthz") {
             nlohmann::json j{{"status", "ok"},
                              {"connections", impl_.sessions.size()},
-                             {"waiting", impl_.hub.waiting_count()}};
+                             {"waiting", impl_.engine->waiting_count()},
+                             {"routes", impl_.engine->routes()}};
             return reply(json(req, http::status::ok, j.dump()));
         }
         if (path == "/api/kb/reload") {
@@ -495,22 +488,47 @@ void Server::Impl::close(SessionId sid, std::uint16_t code) {
     if (auto s = it->second.lock()) s->close(code);
 }
 
+Server::Impl::Impl(const Settings& s, core::Store& st, Auth& a, const ClusterIdentity* cluster,
+                   std::function<void(const std::string&)> fence)
+    : settings(s),
+      store(st),
+      auth(a),
+      acceptor(ioc),
+      ticker(ioc),
+      grace(ioc),
+      signals(ioc, SIGINT, SIGTERM) {
+    if (!cluster) {
+        engine = make_local_engine(s.hub, st, *this, a);
+        return;
+    }
+    ClusterHooks hooks;
+    hooks.wake = [this] { schedule_flush(); };
+    hooks.close_local = [this](std::uint16_t code) {
+        for (auto& [id, weak] : sessions) {
+            if (auto session = weak.lock()) session->close(code);
+        }
+    };
+    hooks.fence = std::move(fence);
+    engine = std::make_unique<ClusterEngine>(ioc, s.cluster, *cluster, s.hub, st, *this, a,
+                                             std::move(hooks));
+}
+
 SessionId Server::Impl::session_started(const std::shared_ptr<WsSession>& s) {
     SessionId id = next_id++;
     sessions.emplace(id, s);
-    hub.on_open(id, now_ms());
+    engine->on_open(id, now_ms());
     if (stopping) s->close(proto::close_code::going_away);
     return id;
 }
 
 void Server::Impl::session_frame(SessionId sid, std::string_view text) {
-    hub.on_frame(sid, text, now_ms());
+    engine->on_frame(sid, text, now_ms());
     schedule_flush();
 }
 
 void Server::Impl::session_ended(SessionId sid) {
     sessions.erase(sid);
-    hub.on_close(sid, now_ms());
+    engine->on_close(sid, now_ms());
     schedule_flush();
     if (stopping && sessions.empty()) ioc.stop();
 }
@@ -521,7 +539,7 @@ void Server::Impl::schedule_flush() {
     flush_posted = true;
     asio::post(ioc, [this] {
         flush_posted = false;
-        hub.flush(now_ms());
+        engine->flush(now_ms());
     });
 }
 
@@ -529,13 +547,13 @@ KnowledgeLoad Server::Impl::reload_knowledge() {
     auto result = load_knowledge(settings.kb_dir, settings.bot_settings);
     kb_signature = knowledge_signature(settings.kb_dir);
     if (result.bot) {
-        hub.set_bot(result.bot);
+        engine->set_bot(result.bot);
         std::cerr << "switchboard: knowledge base loaded: " << result.entries << " entries from "
                   << settings.kb_dir << "\n";
     } else {
-        std::cerr << (hub.bot() ? "switchboard: knowledge base not reloaded, keeping the "
-                                  "previous one:\n"
-                                : "switchboard: knowledge base not loaded:\n");
+        std::cerr << (engine->has_bot() ? "switchboard: knowledge base not reloaded, keeping the "
+                                          "previous one:\n"
+                                        : "switchboard: knowledge base not loaded:\n");
         for (const auto& e : result.errors) std::cerr << "  " << e << "\n";
     }
     return result;
@@ -550,8 +568,8 @@ void Server::Impl::tick() {
             kb_checked = now;
             if (knowledge_signature(settings.kb_dir) != kb_signature) reload_knowledge();
         }
-        hub.tick(now_ms());
-        if (hub.dirty()) schedule_flush();
+        engine->tick(now_ms());
+        if (engine->dirty()) schedule_flush();
         tick();
     });
 }
@@ -584,7 +602,7 @@ void Server::Impl::shutdown() {
     for (auto& [id, weak] : sessions) {
         if (auto s = weak.lock()) s->close(proto::close_code::going_away);
     }
-    hub.flush(now_ms());
+    engine->flush(now_ms());
     if (sessions.empty()) return ioc.stop();
     grace.expires_after(std::chrono::milliseconds(settings.shutdown_grace_ms));
     grace.async_wait([this](beast::error_code) { ioc.stop(); });
@@ -592,8 +610,9 @@ void Server::Impl::shutdown() {
 
 // ---- Server ------------------------------------------------------------------------------
 
-Server::Server(const Settings& settings, core::Store& store, Auth& auth)
-    : impl_(std::make_unique<Impl>(settings, store, auth)) {
+Server::Server(const Settings& settings, core::Store& store, Auth& auth,
+               const ClusterIdentity* cluster, std::function<void(const std::string&)> fence)
+    : impl_(std::make_unique<Impl>(settings, store, auth, cluster, std::move(fence))) {
     std::error_code ec;
     impl_->web_root = std::filesystem::canonical(settings.web_dir, ec);
     if (ec) throw std::runtime_error("web folder " + settings.web_dir + ": " + ec.message());
@@ -619,7 +638,7 @@ std::uint16_t Server::listen() {
             throw std::runtime_error("knowledge base " + i.settings.kb_dir + " is invalid:" + all);
         }
     }
-    i.hub.start(now_ms());
+    i.engine->start(now_ms());
     i.accept();
     i.tick();
     i.signals.async_wait([&i](beast::error_code ec, int) {
@@ -630,7 +649,7 @@ std::uint16_t Server::listen() {
 
 void Server::run() {
     impl_->ioc.run();
-    impl_->hub.flush(now_ms());  // commit whatever the last turn stored
+    impl_->engine->flush(now_ms());  // commit whatever the last turn stored
 }
 
 }  // namespace sb::net

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "core/store.hpp"
 #include "net/auth.hpp"
@@ -11,9 +13,15 @@
 
 namespace sb::net {
 
+struct ClusterIdentity;  // net/cluster.hpp
+
 class Server {
   public:
-    Server(const Settings& settings, core::Store& store, Auth& auth);
+    // Single node, or (with `cluster`) one node of a cluster whose store's
+    // writes carry the fencing token `fence` is given.
+    Server(const Settings& settings, core::Store& store, Auth& auth,
+           const ClusterIdentity* cluster = nullptr,
+           std::function<void(const std::string&)> fence = {});
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;

@@ -4,6 +4,7 @@
 #include <unicode/unistr.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -326,6 +327,56 @@ const std::map<std::string, Option>& options() {
           [](Settings& s, const std::string& v) {
               return parse_uint(v, s.hub.dashboard_conversations, 100'000);
           }}},
+        {"--redis",
+         {"HOST:PORT of Redis: run as one node of a cluster sharing it (default: "
+          "none, a single node on the embedded store)",
+          [](Settings& s, const std::string& v) {
+              const auto colon = v.rfind(':');
+              if (colon == std::string::npos || colon == 0) return false;
+              s.cluster.redis_host = v.substr(0, colon);
+              return parse_uint(v.substr(colon + 1), s.cluster.redis_port, 65535) &&
+                     s.cluster.redis_port > 0;
+          }}},
+        {"--node-id",
+         {"this node's id in the cluster, [A-Za-z0-9._-] (required with --redis)",
+          [](Settings& s, const std::string& v) {
+              if (v.empty() || v.size() > 64) return false;
+              for (char c : v) {
+                  if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' &&
+                      c != '-') {
+                      return false;
+                  }
+              }
+              s.cluster.node_id = v;
+              return true;
+          }}},
+        {"--redis-prefix",
+         {"prefix of every Redis key and channel (default sb:)",
+          [](Settings& s, const std::string& v) {
+              s.cluster.prefix = v;
+              return !v.empty() && v.size() <= 64;
+          }}},
+        {"--lease-ms",
+         {"cluster: the router lease lapses this long after its last renewal (default 3000)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.cluster.lease_ms, 600'000) && s.cluster.lease_ms >= 100;
+          }}},
+        {"--renew-ms",
+         {"cluster: lease renewal and node heartbeat period (default 1000)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.cluster.renew_ms, 600'000) && s.cluster.renew_ms >= 10;
+          }}},
+        {"--node-ttl-ms",
+         {"cluster: a node silent this long is dead to the router (default 3000)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.cluster.node_ttl_ms, 600'000) && s.cluster.node_ttl_ms >= 100;
+          }}},
+        {"--redis-timeout-ms",
+         {"cluster: longest wait for one Redis store command (default 2000)",
+          [](Settings& s, const std::string& v) {
+              return parse_uint(v, s.cluster.redis_timeout_ms, 60'000) &&
+                     s.cluster.redis_timeout_ms > 0;
+          }}},
         {"--stats-time-zone",
          {"IANA time zone whose midnight starts the dashboard's day (default UTC)",
           [](Settings& s, const std::string& v) {
@@ -388,6 +439,14 @@ ParseResult parse_settings(int argc, char** argv) {
     }
     if (s.bot_settings.suggest_floor > s.bot_settings.answer_threshold) {
         r.error = "--bot-suggest-floor must not exceed --bot-answer-threshold";
+        return r;
+    }
+    if (s.cluster.redis_host.empty() != s.cluster.node_id.empty()) {
+        r.error = "--redis and --node-id go together";
+        return r;
+    }
+    if (!s.cluster.redis_host.empty() && s.cluster.renew_ms * 2 > s.cluster.lease_ms) {
+        r.error = "--renew-ms must be at most half of --lease-ms";
         return r;
     }
     if (s.agents_file.empty()) s.agents_file = s.data_dir + "/agents.json";

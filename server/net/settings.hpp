@@ -12,6 +12,19 @@
 
 namespace sb::net {
 
+// Cluster mode (`--redis`): see net/cluster.hpp.
+struct ClusterSettings {
+    std::string redis_host;  // empty = single node on the embedded store
+    std::string redis_ip;    // redis_host resolved at start
+    int redis_port = 6379;
+    std::string node_id;                // unique per node, stable across restarts
+    std::string prefix = "sb:";         // every key and channel
+    std::uint32_t lease_ms = 3'000;     // the router lease lapses this long after its last renewal
+    std::uint32_t renew_ms = 1'000;     // renewal (and node heartbeat) period
+    std::uint32_t node_ttl_ms = 3'000;  // a node silent this long is dead to the router
+    std::uint32_t redis_timeout_ms = 2'000;  // one store command
+};
+
 struct Settings {
     std::string bind = "0.0.0.0";
     std::uint16_t port = 8080;                 // 0 = any free port (printed at start)
@@ -37,6 +50,7 @@ struct Settings {
     std::uint32_t kb_poll_ms = 2'000;     // check the folder for changes; 0 = never
     core::bot::BotSettings bot_settings;  // thresholds and hand-off rules
     core::HubSettings hub;                // hello timeout, rate limit, protocol limits
+    ClusterSettings cluster;
 };
 
 struct ParseResult {
