@@ -7,8 +7,11 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <span>
+#include <string>
+#include <unordered_map>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -409,9 +412,13 @@ proto::Attributes attributes_from_json(const std::string& text) {
 #define SB_VISITOR_COLUMNS                                                            \
     "id, token_hash, name, email, created, external_id, verified, attributes, page, " \
     "language, user_agent, last_seen"
-#define SB_CONVERSATION_COLUMNS                                                               \
-    "id, visitor_id, visitor_name, agent_id, agent_name, state, created, assigned, closed, "  \
-    "last_seq, visitor_read_seq, agent_read_seq, department, priority, queued, first_reply, " \
+// last_seq is read from the messages, not from the column: append() does not
+// write the column (see SqliteStore::Impl::last_seq). The primary key
+// (conv, seq) makes the max() one index descent.
+#define SB_CONVERSATION_COLUMNS                                                              \
+    "id, visitor_id, visitor_name, agent_id, agent_name, state, created, assigned, closed, " \
+    "coalesce((SELECT max(seq) FROM messages WHERE conv = conversations.id), 0), "           \
+    "visitor_read_seq, agent_read_seq, department, priority, queued, first_reply, "          \
     "resolution, csat_score, csat_comment, rated"
 #define SB_MESSAGE_COLUMNS \
     "conv, seq, sender, author_id, author_name, client_id, text, ts, internal"
@@ -505,7 +512,8 @@ CannedReply read_canned(const Query& q) {
 constexpr std::array kVisitorKeys{"id", "token_hash", "created"};
 constexpr std::array kVisitorFields{"name", "email",    "external_id", "verified", "attributes",
                                     "page", "language", "user_agent",  "last_seen"};
-// last_seq is missing on purpose: it takes its default, 0, and belongs to append().
+// last_seq is missing on purpose: it takes its default, 0, and belongs to
+// append(); update_conversation() writes it back separately.
 constexpr std::array kConversationKeys{"id", "visitor_id", "created"};
 constexpr std::array kConversationFields{
     "visitor_name", "agent_id",   "agent_name",   "state",  "department",       "priority",
@@ -562,16 +570,29 @@ std::string insert_sql(std::string_view table, Columns keys, Columns fields) {
     return "INSERT INTO " + std::string(table) + " (" + names + ") VALUES (" + params + ")";
 }
 
-// "UPDATE table SET field = ?, ... WHERE id = ?"
-std::string update_sql(std::string_view table, Columns fields) {
+// "UPDATE table SET field = ?, ..., extra WHERE id = ?"; `extra` is more
+// assignments without parameters, or empty.
+std::string update_sql(std::string_view table, Columns fields, std::string_view extra = {}) {
     std::string sets;
     for (const char* column : fields) {
         if (!sets.empty()) sets += ", ";
         sets += column;
         sets += " = ?";
     }
+    if (!extra.empty()) {
+        sets += ", ";
+        sets += extra;
+    }
     return "UPDATE " + std::string(table) + " SET " + sets + " WHERE id = ?";
 }
+
+// Heterogeneous lookup, so that a string_view finds a std::string key.
+struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+        return std::hash<std::string_view>{}(s);
+    }
+};
 
 // Runs a statement whose failure must not hide the error being handled.
 void run_quietly(Statement& s) noexcept {
@@ -616,8 +637,28 @@ struct SqliteStore::Impl {
         }
     }
 
+    // The conversation's last_seq as append() left it, loaded on first use
+    // from the messages themselves. The counter lives here rather than in
+    // conversations.last_seq: an UPDATE of that column per message dirtied
+    // the conversations B-tree (a WAL page or more) on every append. Readers
+    // take max(seq) from the messages, so they never depend on this map, and
+    // the map is dropped whenever the database may have moved under it (a
+    // rolled-back or failed batch): max(seq) is the truth, so a reload can
+    // neither leave a gap nor reuse a number.
+    std::uint64_t& counter(std::string_view conv) {
+        if (auto it = last_seq.find(conv); it != last_seq.end()) return it->second;
+        Query q(load_last_seq);
+        q.bind(conv);
+        if (!q.step())
+            throw StoreError("sqlite: append to unknown conversation '" + std::string(conv) + "'");
+        return last_seq.emplace(std::string(conv), q.uint64(0)).first->second;
+    }
+    void forget_counters() noexcept { last_seq.clear(); }
+
     Db db;  // first: destroyed after the statements compiled on it
     bool in_batch = false;
+    // Open conversations only: closing one drops its entry (update_conversation).
+    std::unordered_map<std::string, std::uint64_t, StringHash, std::equal_to<>> last_seq;
 
     // IMMEDIATE takes the write lock up front: a deferred transaction that
     // reads then writes can fail with SQLITE_BUSY_SNAPSHOT, which no busy
@@ -640,8 +681,13 @@ struct SqliteStore::Impl {
         db.get(), insert_sql("conversations", kConversationKeys, kConversationFields).c_str()};
     Statement conversation_by_id{
         db.get(), "SELECT " SB_CONVERSATION_COLUMNS " FROM conversations WHERE id = ?"};
+    // Writes last_seq back, from the messages, so that the column stays a
+    // fair record for anyone reading the file (the store itself does not).
     Statement update_conversation{db.get(),
-                                  update_sql("conversations", kConversationFields).c_str()};
+                                  update_sql("conversations", kConversationFields,
+                                             "last_seq = coalesce((SELECT max(seq) FROM messages "
+                                             "WHERE conv = conversations.id), 0)")
+                                      .c_str()};
     Statement conversations_of_visitor{db.get(), "SELECT " SB_CONVERSATION_COLUMNS
                                                  " FROM conversations WHERE visitor_id = ? "
                                                  "ORDER BY created DESC, id"};
@@ -665,9 +711,10 @@ struct SqliteStore::Impl {
     Statement message_by_client_id{db.get(), "SELECT " SB_MESSAGE_COLUMNS
                                              " FROM messages WHERE conv = ? AND author_id = ? "
                                              "AND client_id = ? AND client_id <> ''"};
-    Statement next_seq{db.get(),
-                       "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? "
-                       "RETURNING last_seq"};
+    // No row: no such conversation.
+    Statement load_last_seq{db.get(),
+                            "SELECT coalesce((SELECT max(seq) FROM messages WHERE conv = ?1), 0) "
+                            "FROM conversations WHERE id = ?1"};
     Statement insert_message{db.get(), "INSERT INTO messages (" SB_MESSAGE_COLUMNS
                                        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"};
     Statement messages_after{db.get(),
@@ -729,6 +776,7 @@ void SqliteStore::commit_batch() {
     } catch (const StoreError&) {
         // A failed COMMIT may leave the transaction open (to be rolled back) or gone.
         s.in_batch = sqlite3_get_autocommit(s.db.get()) == 0;
+        s.forget_counters();
         throw;
     }
     s.in_batch = false;
@@ -737,6 +785,8 @@ void SqliteStore::commit_batch() {
 void SqliteStore::rollback_batch() {
     Impl& s = *impl_;
     if (!s.in_batch) return;
+    // The batch's appends moved counters that the database is about to forget.
+    s.forget_counters();
     if (sqlite3_get_autocommit(s.db.get()) != 0) {  // SQLite already rolled it back
         s.in_batch = false;
         return;
@@ -795,11 +845,14 @@ void SqliteStore::update_visitor(const Visitor& v) {
 // ---- conversations ---------------------------------------------------------
 
 void SqliteStore::create_conversation(const Conversation& c) {
-    impl_->check_batch();
-    Query q(impl_->insert_conversation);
+    Impl& s = *impl_;
+    s.check_batch();
+    Query q(s.insert_conversation);
     q.bind(c.id).bind(c.visitor_id).bind(c.created);
     bind_conversation_fields(q, c);
     q.run();
+    // Messages may already name the id (inserted behind the store's back), so
+    // the counter is loaded on the first append rather than set to 0 here.
 }
 
 std::optional<Conversation> SqliteStore::conversation(std::string_view id) {
@@ -818,6 +871,8 @@ void SqliteStore::update_conversation(const Conversation& c) {
     q.bind(c.id).run();
     if (sqlite3_changes(s.db.get()) == 0)
         throw StoreError("sqlite: update of unknown conversation '" + c.id + "'");
+    // Keep the counters to open conversations; a later append reloads it.
+    if (c.state == ConvState::closed) s.last_seq.erase(c.id);
 }
 
 std::vector<Conversation> SqliteStore::conversations_of_visitor(std::string_view visitor_id) {
@@ -860,23 +915,19 @@ std::vector<Conversation> SqliteStore::conversations_since(core::TimeMs since) {
 
 AppendOutcome SqliteStore::append(const NewMessage& m) {
     Impl& s = *impl_;
-    return s.atomically([&] {
+    // The counter moves only once the message is stored for good (the
+    // savepoint released or the transaction committed), so a failed append
+    // leaves it as it was.
+    std::uint64_t* counter = nullptr;
+    auto out = s.atomically([&] {
         if (!m.client_id.empty()) {
             Query q(s.message_by_client_id);
             q.bind(m.conv).bind(m.author_id).bind(m.client_id);
             if (q.step()) return AppendOutcome{read_message(q), true};
         }
-        std::uint64_t seq = 0;
-        {
-            Query q(s.next_seq);
-            q.bind(m.conv);
-            if (!q.step())
-                throw StoreError("sqlite: append to unknown conversation '" + m.conv + "'");
-            seq = q.uint64(0);
-            q.run();
-        }
-        StoredMessage stored{m.conv,      seq,    m.from, m.author_id, m.author_name,
-                             m.client_id, m.text, m.ts,   m.internal};
+        counter = &s.counter(m.conv);
+        StoredMessage stored{m.conv,      *counter + 1, m.from, m.author_id, m.author_name,
+                             m.client_id, m.text,       m.ts,   m.internal};
         Query q(s.insert_message);
         q.bind(stored.conv)
             .bind(stored.seq)
@@ -890,6 +941,8 @@ AppendOutcome SqliteStore::append(const NewMessage& m) {
             .run();
         return AppendOutcome{std::move(stored), false};
     });
+    if (!out.duplicate) *counter = out.message.seq;
+    return out;
 }
 
 std::vector<StoredMessage> SqliteStore::messages_after(std::string_view conv,

@@ -1341,6 +1341,58 @@ TEST_CASE_TEMPLATE_DEFINE("Store contract: batches", Factory, sb_store_contract_
         CHECK(store->conversation("c2")->last_seq == 2);
         CHECK(store->visitor("v2"));
     }
+    SUBCASE("every reader returns the same last_seq, in, after and without a batch") {
+        // history_of_visitor and conversations_since included: each reader
+        // must see the appends, whatever the store keeps the counter in.
+        const auto all_readers_say = [&](std::uint64_t want) {
+            CHECK(store->conversation("c1")->last_seq == want);
+            const auto of_visitor = store->conversations_of_visitor("v1");
+            REQUIRE(of_visitor.size() == 1);
+            CHECK(of_visitor[0].last_seq == want);
+            const auto open = store->open_conversations();
+            REQUIRE(open.size() == 1);
+            CHECK(open[0].last_seq == want);
+            const auto history = store->history_of_visitor("v1", 10);
+            REQUIRE(history.size() == 1);
+            CHECK(history[0].last_seq == want);
+            const auto since = store->conversations_since(0);
+            REQUIRE(since.size() == 1);
+            CHECK(since[0].last_seq == want);
+        };
+        all_readers_say(2);
+        store->begin_batch();
+        store->append(make_message("c1", "v1", "k3"));
+        all_readers_say(3);
+        store->append(make_message("c1", "v1", "k3"));  // a duplicate moves nothing
+        all_readers_say(3);
+        store->rollback_batch();
+        all_readers_say(2);
+        store->begin_batch();
+        store->append(make_message("c1", "v1", "k3"));
+        store->append(make_message("c1", "v1", "k4"));
+        store->commit_batch();
+        all_readers_say(4);
+    }
+    SUBCASE("numbering carries on after a close, a reopen and a rolled-back close") {
+        auto c1 = *store->conversation("c1");
+        c1.state = ConvState::closed;
+        c1.closed = 5;
+        store->update_conversation(c1);
+        CHECK(store->conversation("c1")->last_seq == 2);
+        CHECK(store->append(make_message("c1", "v1", "k3")).message.seq == 3);
+        c1.state = ConvState::waiting;  // reopened, from a stale copy (last_seq 2)
+        store->update_conversation(c1);
+        CHECK(store->conversation("c1")->last_seq == 3);
+        store->begin_batch();
+        CHECK(store->append(make_message("c1", "v1", "k4")).message.seq == 4);
+        c1.state = ConvState::closed;
+        store->update_conversation(c1);
+        CHECK(store->append(make_message("c1", "v1", "k5")).message.seq == 5);
+        store->rollback_batch();
+        CHECK(store->conversation("c1")->last_seq == 3);
+        CHECK(store->append(make_message("c1", "v1", "k5")).message.seq == 4);
+        CHECK(seqs(store->messages_after("c1", 0, 100)) == "1,2,3,4");
+    }
     SUBCASE("many appends to the same and different conversations in one batch") {
         store->create_conversation(make_conversation("c2", "v1"));
         store->create_conversation(make_conversation("c3", "v1"));

@@ -388,6 +388,125 @@ TEST_CASE("SqliteStore: a rolled-back batch leaves nothing on disk") {
     CHECK(s.append(make_message("c1", "v1", "k2")).message.seq == 2);
 }
 
+// ---- last_seq ---------------------------------------------------------------------
+//
+// append() keeps each conversation's counter in memory instead of updating
+// conversations.last_seq per message; readers take max(seq) of the messages.
+
+TEST_CASE("SqliteStore: last_seq comes from the messages, whatever the column says") {
+    TempDir dir;
+    const auto path = dir.file("chat.db");
+    {
+        SqliteStore s(path);
+        seed(s);
+        s.append(make_message("c1", "v1", "k1"));
+        s.append(make_message("c1", "v1", "k2"));
+        // update_conversation writes the column back from the messages.
+        auto c = *s.conversation("c1");
+        c.last_seq = 0;
+        s.update_conversation(c);
+        s.append(make_message("c1", "v1", "k3"));
+    }
+    CHECK(raw_query(path, "SELECT last_seq FROM conversations WHERE id = 'c1'") == "2");
+    // A column out of step (a file written by hand, or an older build's) is
+    // not believed: numbering follows the messages.
+    raw_exec(path, "UPDATE conversations SET last_seq = 99 WHERE id = 'c1'");
+
+    SqliteStore s(path);
+    CHECK(s.conversation("c1")->last_seq == 3);
+    CHECK(s.open_conversations().at(0).last_seq == 3);
+    CHECK(s.conversations_of_visitor("v1").at(0).last_seq == 3);
+    CHECK(s.history_of_visitor("v1", 5).at(0).last_seq == 3);
+    CHECK(s.conversations_since(0).at(0).last_seq == 3);
+    CHECK(s.append(make_message("c1", "v1", "k4")).message.seq == 4);
+    CHECK(s.append(make_message("c1", "v1", "k3")).duplicate);
+    CHECK(seqs(s.messages_after("c1", 0, 10)) == "1,2,3,4");
+}
+
+namespace {
+
+// The connection SqliteStore opens, caught through an auto-extension (run
+// for every connection opened while registered), so that a test can make its
+// commits fail. One store at a time.
+sqlite3* g_store_db = nullptr;
+bool g_fail_commits = false;
+
+int catch_connection(sqlite3* db, const char** /*err*/, const sqlite3_api_routines* /*api*/) {
+    g_store_db = db;
+    sqlite3_commit_hook(
+        db, [](void*) { return g_fail_commits ? 1 : 0; }, nullptr);
+    return SQLITE_OK;
+}
+
+// Registers catch_connection for its lifetime.
+class CaughtConnection {
+  public:
+    CaughtConnection() {
+        g_store_db = nullptr;
+        g_fail_commits = false;
+        REQUIRE(sqlite3_auto_extension(reinterpret_cast<void (*)()>(&catch_connection)) ==
+                SQLITE_OK);
+    }
+    ~CaughtConnection() {
+        sqlite3_cancel_auto_extension(reinterpret_cast<void (*)()>(&catch_connection));
+        g_fail_commits = false;
+        g_store_db = nullptr;
+    }
+    CaughtConnection(const CaughtConnection&) = delete;
+    CaughtConnection& operator=(const CaughtConnection&) = delete;
+};
+
+}  // namespace
+
+TEST_CASE("SqliteStore: a failed commit leaves no gap and reuses no seq") {
+    TempDir dir;
+    const auto path = dir.file("chat.db");
+    CaughtConnection caught;
+    SqliteStore s(path);
+    REQUIRE(g_store_db != nullptr);
+    seed(s);
+    s.append(make_message("c1", "v1", "k1"));
+
+    SUBCASE("a batch whose COMMIT fails is gone, and so are its seqs") {
+        s.begin_batch();
+        CHECK(s.append(make_message("c1", "v1", "k2")).message.seq == 2);
+        CHECK(s.append(make_message("c1", "v1", "k3")).message.seq == 3);
+        g_fail_commits = true;  // the hook turns COMMIT into ROLLBACK
+        CHECK_THROWS_AS(s.commit_batch(), StoreError);
+        g_fail_commits = false;
+        s.rollback_batch();  // what the core does after a failed commit
+        CHECK_FALSE(s.in_batch());
+        CHECK(s.conversation("c1")->last_seq == 1);
+        auto again = s.append(make_message("c1", "v1", "k2"));
+        CHECK_FALSE(again.duplicate);
+        CHECK(again.message.seq == 2);
+    }
+    SUBCASE("an append whose own commit fails leaves the counter as it was") {
+        g_fail_commits = true;
+        CHECK_THROWS_AS(s.append(make_message("c1", "v1", "k2")), StoreError);
+        g_fail_commits = false;
+        CHECK(s.append(make_message("c1", "v1", "k2")).message.seq == 2);
+    }
+    SUBCASE("a COMMIT that fails with the batch still open, then rolled back") {
+        s.begin_batch();
+        CHECK(s.append(make_message("c1", "v1", "k2")).message.seq == 2);
+        // A deferred foreign-key error fails COMMIT and keeps the transaction.
+        REQUIRE(sqlite3_exec(g_store_db,
+                             "PRAGMA defer_foreign_keys = ON; INSERT INTO messages (conv, seq, "
+                             "sender, author_id, author_name, client_id, text, ts) VALUES "
+                             "('ghost', 1, 'visitor', 'v1', 'V', '', 'x', 0)",
+                             nullptr, nullptr, nullptr) == SQLITE_OK);
+        CHECK_THROWS_AS(s.commit_batch(), StoreError);
+        REQUIRE(s.in_batch());
+        // Still inside it: numbering goes on from the batch's own writes.
+        CHECK(s.append(make_message("c1", "v1", "k3")).message.seq == 3);
+        s.rollback_batch();
+        CHECK(s.conversation("c1")->last_seq == 1);
+        CHECK(s.append(make_message("c1", "v1", "k3")).message.seq == 2);
+        CHECK(seqs(s.messages_after("c1", 0, 10)) == "1,2");
+    }
+}
+
 TEST_CASE("SqliteStore: one batch commits many appends across conversations") {
     TempDir dir;
     const auto path = dir.file("chat.db");
