@@ -101,7 +101,6 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     WsSession(tcp::socket&& socket, Server::Impl& impl) : ws_(std::move(socket)), impl_(impl) {}
 
     void run(http::request<http::string_body> req) {
-        beast::get_lowest_layer(ws_).expires_never();
         const auto& s = impl_.settings;
         websocket::stream_base::timeout t;
         t.handshake_timeout = std::chrono::milliseconds(s.handshake_timeout_ms);
@@ -200,8 +199,16 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         impl_.session_ended(id_);
     }
 
-    websocket::stream<beast::tcp_stream> ws_;
+    // A plain socket, not a beast::tcp_stream: the websocket stream keeps its
+    // own timer for the handshake and idle timeouts and the pings, so the
+    // tcp_stream's timers were never used (dropping them saved no measurable
+    // memory: BENCHMARKS.md, fix 7). `false` compiles out permessage-deflate,
+    // which the server never negotiates. TCP_NODELAY was set at accept.
+    websocket::stream<tcp::socket, false> ws_;
     Server::Impl& impl_;
+    // Kept between messages: Beast's read_op prepares ~1.5 KB in it as soon as
+    // a read starts, before any byte arrives, so releasing it after each
+    // message would cost an allocation per message and save nothing while idle.
     beast::flat_buffer buffer_;
     std::deque<core::Frame> queue_;
     std::size_t queued_bytes_ = 0;
