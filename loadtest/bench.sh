@@ -54,8 +54,11 @@ for target in $targets; do
       printf '{"agents":[{"id":"bench","name":"Bench","email":"%s","password_hash":"%s","role":"agent","capacity":1000000,"departments":[]}]}\n' \
         "$email" "$hash" > "$data/agents.json"
       # The bot off (where the build has one): conversations go straight to the queue.
+      # (Not `--help | grep -q`: under pipefail, grep leaving early can SIGPIPE
+      # the server and fail the test, which left the bot on in some runs.)
       bot=()
-      "$build/switchboard" --help | grep -q -- '--bot ' && bot=(--bot off)
+      help=$("$build/switchboard" --help 2>&1 || true)
+      [[ $help == *"--bot "* ]] && bot=(--bot off)
       taskset -c 0 "$build/switchboard" --port 0 --bind 127.0.0.1 --data "$data" \
         --agents "$data/agents.json" --web "$repo/web-widget" --assign-mode manual \
         --rate-per-s 1000000 --rate-burst 1000000 --max-connections 20000 \
