@@ -238,7 +238,10 @@ void Hub::handle(SessionId sid, Session& s, proto::Hello& m, TimeMs now) {
         // would cost every agent a frame (K² frames when K agents connect).
         send(sid, proto::encode(queue_event(router_.queue(now))));
         router_.agent_connected(profile, now);
-        agents_changed_.insert(s.principal);
+        // This session hears its presence now; the agent's other sessions
+        // only if it changed (K sessions of one account signing in would
+        // otherwise cost K² frames).
+        tell_presence(sid, s.principal);
         // Offers still open for this agent (a reconnecting console).
         for (const auto& v : router_.queue(now)) {
             if (v.offered_to != s.principal) continue;
@@ -665,14 +668,12 @@ void Hub::flush(TimeMs now) {
         auto changed = std::move(agents_changed_);
         agents_changed_.clear();
         for (const auto& id : changed) {
-            auto a = router_.agent(id);
-            if (!a) continue;
-            auto status = status_of(a->presence);
-            bus_.publish(
-                agent_channel(id),
-                Envelope{std::make_shared<const std::string>(proto::encode(proto::PresenceEvent{
-                             status, a->load, a->capacity, a->idle ? "idle" : ""})),
-                         {}});
+            std::string frame = presence_frame(id);
+            auto& told = told_presence_[id];
+            if (frame.empty() || frame == told) continue;
+            told = frame;
+            bus_.publish(agent_channel(id),
+                         Envelope{std::make_shared<const std::string>(std::move(frame)), {}});
         }
     }
     if (offline_changed_) {
@@ -797,7 +798,7 @@ void Hub::handle(SessionId sid, Session& s, proto::SetPresence& m, TimeMs now) {
                  : m.status == proto::AgentStatus::away ? Presence::away
                                                         : Presence::offline;
     route_error(sid, router_.set_presence(s.principal, p, now), {});
-    agents_changed_.insert(s.principal);
+    tell_presence(sid, s.principal);  // the answer, changed or not
 }
 
 void Hub::handle(SessionId sid, Session& s, proto::Accept& m, TimeMs now) {
@@ -1388,6 +1389,25 @@ void Hub::handle(SessionId sid, Session& s, proto::CannedDelete& m, TimeMs) {
 }
 
 // ---- supervisors' dashboard -----------------------------------------------------
+
+std::string Hub::presence_frame(const std::string& agent_id) const {
+    auto a = router_.agent(agent_id);
+    if (!a) return {};
+    return proto::encode(
+        proto::PresenceEvent{status_of(a->presence), a->load, a->capacity, a->idle ? "idle" : ""});
+}
+
+// A session that must hear the agent's presence: the flush broadcasts it to
+// all the agent's sessions if it changed; if not, this one is told directly.
+void Hub::tell_presence(SessionId sid, const std::string& agent_id) {
+    std::string frame = presence_frame(agent_id);
+    if (frame.empty()) return;
+    if (frame == told_presence_[agent_id]) {
+        send(sid, std::move(frame));
+    } else {
+        agents_changed_.insert(agent_id);
+    }
+}
 
 void Hub::note_stats(const Conversation& c) {
     stats_.note(c);

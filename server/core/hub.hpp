@@ -151,6 +151,9 @@ class Hub {
     proto::Dashboard dashboard(TimeMs now) const;
     void push_dashboard(TimeMs now);
     void note_stats(const Conversation& c);
+    // An agent's presence and load as its sessions hear it; empty if unknown.
+    std::string presence_frame(const std::string& agent_id) const;
+    void tell_presence(SessionId sid, const std::string& agent_id);
     // The conversation if the visitor may talk to the bot in it now.
     Conversation* with_bot(SessionId sid, const Session& s, const std::string& conv,
                            const std::string& client_id = {});
@@ -234,6 +237,7 @@ class Hub {
     std::string last_queue_frame_;  // the queue as agents last heard it
     bool offline_changed_ = false;
     std::set<std::string> agents_changed_;
+    std::unordered_map<std::string, std::string> told_presence_;  // agent → last presence frame
     // Last position/wait told to each waiting visitor: only changes are sent.
     std::unordered_map<std::string, std::pair<std::size_t, std::int64_t>> told_position_;
     // (visitor, client_id) → offline message id, newest last; bounded.

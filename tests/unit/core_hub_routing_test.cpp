@@ -107,7 +107,8 @@ TEST_CASE("auto: capacity from the account; the rest queue with positions; a clo
     CHECK(n.last(vs[3].sid, "queue_position")["position"] == 1);
     CHECK(states(n.got(agent, "conversation")) == "closed:closed_by_agent,active:assigned");
     CHECK(queue_of(n.last(agent, "queue")) == convs[3] + "/#1");
-    CHECK(n.last(agent, "presence")["load"] == 2);
+    // Load 2 → 1 → 2 within the turn: nothing changed, nothing sent.
+    CHECK(n.got(agent, "presence").empty());
     auto closed = store.durable_conversation(convs[0]);
     CHECK(closed->closed == n.now);
     CHECK(store.durable_conversation(convs[2])->assigned == n.now);
@@ -974,4 +975,21 @@ TEST_CASE("department priority: a configured department is served ahead of earli
     SessionId agent = n.agent("a1", "Deniz");
     n.turn(agent, json{{"type", "take"}});
     CHECK(n.hub.router().owner(second) == std::optional<std::string>("a1"));
+}
+
+TEST_CASE("presence: another session of a signed-in agent hears it; the others hear nothing new") {
+    FakeStore store;
+    Node n(store, routing(AssignMode::auto_assign));
+    SessionId first = n.agent("a1", "Deniz");
+    CHECK(n.got(first, "presence").size() == 1);  // offline → online: told
+    n.forget_output();
+    SessionId second = n.agent("a1", "Deniz");
+    CHECK(n.got(second, "presence").size() == 1);  // the new session is told directly
+    CHECK(n.got(first, "presence").empty());       // nothing changed for the first
+    n.turn(second, presence("online"));            // unchanged: the answer only
+    CHECK(n.got(second, "presence").size() == 2);
+    CHECK(n.got(first, "presence").empty());
+    n.turn(second, presence("away"));  // a change reaches every session
+    CHECK(n.last(first, "presence")["status"] == "away");
+    CHECK(n.last(second, "presence")["status"] == "away");
 }
