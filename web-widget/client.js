@@ -257,8 +257,8 @@ export class SwitchboardClient extends Emitter {
       this._resetVisitor();
       this._attempt = 0;
     }
-    // A node going away drops all its clients: spread them over 1-2 s.
-    if (code === CLOSE.goingAway) this._attempt = Math.max(this._attempt, 2);
+    // A node going away (or a cluster changing router) drops all its clients: spread them over 1-2 s.
+    if (code === CLOSE.goingAway || code === 1012) this._attempt = Math.max(this._attempt, 2);
     this._scheduleReconnect();
   }
 

@@ -105,7 +105,6 @@ bool number(std::string_view s, T& out) {
 }
 
 constexpr core::SessionId kLocalMask = (core::SessionId{1} << 40) - 1;
-constexpr std::uint16_t kServiceRestart = 1012;  // reconnect: the cluster changed
 
 }  // namespace
 
@@ -170,7 +169,7 @@ ClusterEngine::ClusterEngine(boost::asio::io_context& ioc, ClusterSettings setti
         [this](const std::string& ch, const core::Envelope& e) { on_transport(ch, e); });
     // Whatever was published while this node was cut off never arrived:
     // its clients start over from the store.
-    transport_.on_resubscribed([this] { hooks_.close_local(kServiceRestart); });
+    transport_.on_resubscribed([this] { hooks_.close_local(proto::close_code::service_restart); });
 }
 
 ClusterEngine::~ClusterEngine() = default;
@@ -236,7 +235,7 @@ void ClusterEngine::on_lease(redisReply* r, core::TimeMs now) {
         leader_ = current;
         // Sessions registered with the previous router mean nothing to the
         // next one: clients reconnect and resume.
-        if (!first) hooks_.close_local(kServiceRestart);
+        if (!first) hooks_.close_local(proto::close_code::service_restart);
     }
     if (!mine.empty()) {
         renewed_ = now;
@@ -281,7 +280,7 @@ void ClusterEngine::step_down() {
     term_.reset();
     token_.clear();
     remote_.clear();
-    hooks_.close_local(kServiceRestart);
+    hooks_.close_local(proto::close_code::service_restart);
 }
 
 void ClusterEngine::forget_node(std::uint32_t node, core::TimeMs now) {

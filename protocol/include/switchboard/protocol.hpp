@@ -510,11 +510,12 @@ inline constexpr std::uint16_t going_away = 1001;        // server shutting down
 inline constexpr std::uint16_t unsupported_data = 1003;  // binary frame
 inline constexpr std::uint16_t invalid_payload = 1007;   // invalid UTF-8 in a text frame
 
-inline constexpr std::uint16_t too_big = 1009;         // frame over max_frame_bytes
-inline constexpr std::uint16_t internal_error = 1011;  // storage failed: reconnect and resume
-inline constexpr std::uint16_t bad_token = 4001;       // hello with a bad/expired token
-inline constexpr std::uint16_t hello_timeout = 4002;   // no hello in time
-inline constexpr std::uint16_t slow_consumer = 4008;   // send queue over its limit
+inline constexpr std::uint16_t too_big = 1009;          // frame over max_frame_bytes
+inline constexpr std::uint16_t internal_error = 1011;   // storage failed: reconnect and resume
+inline constexpr std::uint16_t service_restart = 1012;  // cluster: the router changed; resume
+inline constexpr std::uint16_t bad_token = 4001;        // hello with a bad/expired token
+inline constexpr std::uint16_t hello_timeout = 4002;    // no hello in time
+inline constexpr std::uint16_t slow_consumer = 4008;    // send queue over its limit
 }  // namespace close_code
 
 }  // namespace sb::proto
