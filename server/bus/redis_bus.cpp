@@ -49,7 +49,10 @@ void RedisBus::start() {
 
 void RedisBus::watch(Link& link, bool subscriber) {
     link.conn->on_state([this, &link, subscriber](bool up) {
-        if (!up) return retry(link);
+        if (!up) {
+            if (subscriber) live_.clear();  // nothing is subscribed on a new connection
+            return retry(link);
+        }
         link.attempt = 0;
         if (!subscriber) return;
         for (const auto& ch : channels_) send_subscribe(ch);
@@ -75,9 +78,14 @@ void RedisBus::retry(Link& link) {
     });
 }
 
+// Once per channel and connection: one channel per SUBSCRIBE (hiredis keeps
+// one callback per channel), never twice (a second would replace the first's
+// callback), and never UNSUBSCRIBE (see redis_connection.hpp).
 void RedisBus::send_subscribe(const std::string& channel) {
-    // One channel per SUBSCRIBE: hiredis keeps one callback per channel.
-    sub_.command({"SUBSCRIBE", channel}, [this](redisReply* r) { on_message(r); });
+    if (live_.count(channel)) return;
+    if (sub_.command({"SUBSCRIBE", channel}, [this](redisReply* r) { on_message(r); })) {
+        live_.insert(channel);
+    }
 }
 
 void RedisBus::subscribe(const std::string& channel) {
@@ -85,9 +93,10 @@ void RedisBus::subscribe(const std::string& channel) {
     if (sub_.up()) send_subscribe(channel);
 }
 
+// Delivery stops at once (on_message drops channels not followed); the
+// Redis subscription itself ends with the connection.
 void RedisBus::unsubscribe(const std::string& channel) {
-    if (channels_.erase(channel) == 0) return;
-    if (sub_.up()) sub_.command({"UNSUBSCRIBE", channel});
+    channels_.erase(channel);
 }
 
 void RedisBus::publish(const std::string& channel, const core::Envelope& e) {

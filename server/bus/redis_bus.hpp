@@ -7,6 +7,10 @@
 // connection came back has missed what was published meanwhile. The stores
 // hold the truth; on_resubscribed tells the owner to replay the gap.
 //
+// unsubscribe() stops delivery at once; the Redis subscription itself lasts
+// until the connection ends (suited to a bounded set of channels, such as
+// the cluster's per-node ones).
+//
 // On the wire a publish is one byte for the role that must not receive it
 // ('-' none, 'v' visitors, 'a' agents) followed by the frame.
 #pragma once
@@ -66,7 +70,8 @@ class RedisBus final : public core::Bus {
     RedisConnection pub_, sub_;
     Link pub_link_, sub_link_;
     Handler handler_;
-    std::set<std::string> channels_;
+    std::set<std::string> channels_;  // followed: delivered to the handler
+    std::set<std::string> live_;      // subscribed on the current subscriber connection
     std::function<void()> on_resubscribed_;
     std::uint64_t dropped_ = 0;
     std::uint64_t jitter_ = 0x9e3779b97f4a7c15ull;

@@ -136,19 +136,17 @@ void RedisConnection::lost() {
     });
 }
 
-void RedisConnection::on_reply(redisAsyncContext*, void* reply, void* privdata) {
+void RedisConnection::on_reply(redisAsyncContext* ac, void* reply, void* privdata) {
     auto* p = static_cast<Pending*>(privdata);
     if (!p) return;
     auto* r = static_cast<redisReply*>(reply);
-    if (p->fn) p->fn(r);
-    // A subscription's callback lives as long as the subscription: hiredis
-    // calls it a last time with the "unsubscribe" reply, or with nullptr when
-    // the connection goes away.
-    const bool last = !p->persistent || !r ||
-                      (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
-                       r->element[0]->type == REDIS_REPLY_STRING &&
-                       std::string_view(r->element[0]->str, r->element[0]->len) == "unsubscribe");
-    if (last) delete p;
+    // While the owner is being destroyed (ac->data cleared) nobody listens.
+    if (p->fn && ac->data) p->fn(r);
+    // A subscription's callback lives as long as the connection: hiredis
+    // calls it a last time with nullptr when the connection goes away. (The
+    // bus never unsubscribes: hiredis 0.14 would hand the "unsubscribe" reply
+    // to a newer SUBSCRIBE's callback of the same channel.)
+    if (!p->persistent || !r) delete p;
 }
 
 bool RedisConnection::command(const std::vector<std::string_view>& argv, ReplyFn fn) {
@@ -160,11 +158,6 @@ bool RedisConnection::command(const std::vector<std::string_view>& argv, ReplyFn
     for (auto a : argv) {
         args.push_back(a.data());
         lens.push_back(a.size());
-    }
-    if (argv[0] == "UNSUBSCRIBE") {
-        // No reply of its own: the channel's SUBSCRIBE callback gets it.
-        return redisAsyncCommandArgv(ac_, nullptr, nullptr, static_cast<int>(args.size()),
-                                     args.data(), lens.data()) == REDIS_OK;
     }
     const bool subscribe = argv[0] == "SUBSCRIBE";
     auto* p = new Pending{std::move(fn), subscribe};

@@ -42,8 +42,9 @@ class RedisConnection {
 
     // Queues a command; hiredis writes everything queued in one loop turn in
     // one write. False (and `fn` is never called) when not connected. For a
-    // SUBSCRIBE, `fn` is called for every message of the channel (and last
-    // for its "unsubscribe"); an UNSUBSCRIBE has no reply of its own.
+    // SUBSCRIBE, `fn` is called for every message of the channel, and with
+    // nullptr when the connection goes away. Do not UNSUBSCRIBE through it:
+    // hiredis 0.14 can hand that reply to a newer SUBSCRIBE's callback.
     bool command(const std::vector<std::string_view>& argv, ReplyFn fn = {});
 
   private:

@@ -137,6 +137,10 @@ ClusterIdentity join_cluster(const ClusterSettings& s) {
         throw std::runtime_error("redis: " + s.prefix + "token_key is not 32 bytes");
     }
     id.token_key.assign(key->str, key->len);
+    auto epoch = run(c, {"INCR", s.prefix + "epoch:" + std::to_string(id.node)});
+    if (epoch->type != REDIS_REPLY_INTEGER) throw std::runtime_error("redis: no start epoch");
+    // 12 bits of epoch above 28 bits of sessions, inside the 40 local bits.
+    id.first_session = ((static_cast<std::uint64_t>(epoch->integer) & 0xFFF) << 28) | 1;
     return id;
 }
 
@@ -191,9 +195,17 @@ void ClusterEngine::renew() {
     renew_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (!ec) renew();
     });
+    const core::TimeMs now = clock_ms();
+    // A router that has not renewed for a lease less one period stops before
+    // the lease can lapse and another node take it — whatever Redis says or
+    // does not say (an answer may never come).
+    if (term_ && now - renewed_ >= static_cast<core::TimeMs>(settings_.lease_ms) -
+                                       static_cast<core::TimeMs>(settings_.renew_ms)) {
+        std::cerr << "switchboard: the router lease was not renewed in time; stepping down\n";
+        step_down();
+    }
     if (!control_.up()) {
         control_.connect();
-        on_lease(nullptr, clock_ms());
         return;
     }
     const std::string lease = settings_.prefix + "lease";
@@ -207,28 +219,22 @@ void ClusterEngine::renew() {
     std::vector<std::string_view> argv{"EVAL", kLeaseScript, "3",    lease, fence,           alive,
                                        node,   lease_ms,     token_, ttl,   settings_.prefix};
     for (const auto& o : others) argv.push_back(o);
-    control_.command(argv, [this](redisReply* r) { on_lease(r, clock_ms()); });
+    control_.command(argv, [this, now](redisReply* r) { on_lease(r, now); });
 }
 
-void ClusterEngine::on_lease(redisReply* r, core::TimeMs now) {
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
-        // Redis unreachable: a router that cannot renew stops routing
-        // before its lease can lapse and another node take over.
-        if (term_ && now - renewed_ >= static_cast<core::TimeMs>(settings_.lease_ms)) {
-            std::cerr << "switchboard: cannot renew the router lease; stepping down\n";
-            step_down();
-        }
-        return;
-    }
+// `sent`: when the request left; a renewed lease runs from then at the latest.
+void ClusterEngine::on_lease(redisReply* r, core::TimeMs sent) {
+    const core::TimeMs now = clock_ms();
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) return;  // renew() decides
     auto str = [](const redisReply* e) {
         return e->type == REDIS_REPLY_STRING ? std::string(e->str, e->len) : std::string();
     };
     const std::string mine = str(r->element[0]);
     const std::string current = str(r->element[1]);
     if (!announced_) {
-        announced_ = true;
-        // A restarted node's old sessions are gone: the router forgets them.
-        control_.command({"PUBLISH", leader_channel_, "-B " + std::to_string(id_.node)});
+        // A restarted (or resynced) node's old sessions are gone: the router
+        // forgets them. Sent on the transport, ahead of any new session's "O".
+        announced_ = forward("B " + std::to_string(id_.node), true);
     }
     if (current != leader_) {
         const bool first = leader_.empty() && !term_;
@@ -238,7 +244,7 @@ void ClusterEngine::on_lease(redisReply* r, core::TimeMs now) {
         if (!first) hooks_.close_local(proto::close_code::service_restart);
     }
     if (!mine.empty()) {
-        renewed_ = now;
+        renewed_ = sent;
         if (!term_ || mine != token_) become_router(mine, now);
     } else if (term_) {
         std::cerr << "switchboard: the router lease went to " << current << "; stepping down\n";
@@ -263,8 +269,8 @@ void ClusterEngine::become_router(const std::string& token, core::TimeMs now) {
     try {
         term->hub.start(now);
     } catch (const core::StoreError& e) {
+        // token_ stays: the next renewal keeps the lease and tries again.
         std::cerr << "switchboard: cannot rebuild from the store (" << e.what() << "); retrying\n";
-        token_.clear();
         return;
     }
     term_ = std::move(term);
@@ -293,12 +299,25 @@ void ClusterEngine::forget_node(std::uint32_t node, core::TimeMs now) {
 
 // ---- the transport ---------------------------------------------------------------
 
-bool ClusterEngine::forward(std::string payload) {
-    if (!transport_.up() || leader_.empty()) return false;
+bool ClusterEngine::forward(std::string payload, bool announce) {
+    if (!transport_.up() || (leader_.empty() && !announce)) {
+        if (!announce) resync();
+        return false;
+    }
     const auto before = transport_.dropped();
     transport_.publish(leader_channel_,
                        core::Envelope{std::make_shared<const std::string>(std::move(payload)), {}});
-    return transport_.dropped() == before;
+    if (transport_.dropped() == before) return true;
+    if (!announce) resync();
+    return false;
+}
+
+// Until the router has heard "B" again, new sessions are refused (see
+// on_open), so closing once per episode is enough.
+void ClusterEngine::resync() {
+    if (term_ || !announced_) return;  // the router's own sessions never cross
+    announced_ = false;
+    hooks_.close_local(proto::close_code::service_restart);
 }
 
 // A node that cannot reach the router says so and lets the client come back.
@@ -377,6 +396,9 @@ void ClusterEngine::RouterOutbox::close(core::SessionId gsid, std::uint16_t code
 
 void ClusterEngine::on_open(core::SessionId sid, core::TimeMs now) {
     if (term_) return term_->hub.on_open(global(id_.node, sid), now);
+    // Not announced (starting, or resyncing): the router could still hold
+    // sessions of ours that "B" is about to drop; come back in a moment.
+    if (!announced_) return sockets_.close(sid, proto::close_code::service_restart);
     if (!forward("O " + std::to_string(id_.node) + " " + std::to_string(sid))) {
         sockets_.close(sid, proto::close_code::internal_error);
     }

@@ -38,6 +38,10 @@ namespace sb::net {
 struct ClusterIdentity {
     std::uint32_t node = 0;
     std::string token_key;  // 32 raw bytes
+    // This start's first local session id: every start of a node numbers its
+    // sessions in a range of its own, so frames the router sent to a session
+    // of the previous start never reach one of this start.
+    std::uint64_t first_session = 1;
 };
 // Blocking, once at start. Throws std::runtime_error naming Redis's answer.
 ClusterIdentity join_cluster(const ClusterSettings& settings);
@@ -79,11 +83,15 @@ class ClusterEngine final : public Engine {
     struct Term;
 
     void renew();
-    void on_lease(redisReply* r, core::TimeMs now);
+    void on_lease(redisReply* r, core::TimeMs sent);
+    // A forward was lost: this node's sessions and the router's view of them
+    // may differ, so they start over (and the router forgets them all).
+    void resync();
     void become_router(const std::string& token, core::TimeMs now);
     void step_down();
     void on_transport(const std::string& channel, const core::Envelope& e);
-    bool forward(std::string payload);
+    // To the router; false (and a resync, unless announcing) when it cannot go.
+    bool forward(std::string payload, bool announce = false);
     void refuse(core::SessionId sid);
     core::SessionId global(std::uint32_t node, core::SessionId sid) const {
         return (static_cast<core::SessionId>(node) << 40) | sid;
@@ -108,7 +116,7 @@ class ClusterEngine final : public Engine {
     std::string token_;   // the lease value while this node routes
     std::string leader_;  // the lease value as last seen
     core::TimeMs renewed_ = 0;
-    bool announced_ = false;  // "B <node>" sent once the control link was up
+    bool announced_ = false;  // "B <node>" reached the transport since the last resync
     // The router's view of the other nodes' sessions (to drop them when a
     // node dies or restarts).
     std::unordered_map<std::uint32_t, std::unordered_set<core::SessionId>> remote_;

@@ -508,6 +508,7 @@ Server::Impl::Impl(const Settings& s, core::Store& st, Auth& a, const ClusterIde
         engine = make_local_engine(s.hub, st, *this, a);
         return;
     }
+    next_id = cluster->first_session;
     ClusterHooks hooks;
     hooks.wake = [this] { schedule_flush(); };
     hooks.close_local = [this](std::uint16_t code) {
