@@ -77,17 +77,24 @@ class Cluster:
     def __init__(self, n=3, args=(), agents=None):
         self.redis = Redis().start()
         self.nodes = []
-        for i in range(n):
-            srv = h.Server(["--redis", "127.0.0.1:%d" % self.redis.port, "--node-id", "n%d" % i,
-                            "--lease-ms", "1500", "--renew-ms", "300", "--node-ttl-ms", "1500",
-                            "--shutdown-grace-ms", "300"] + list(args), agents=agents,
-                           name="node%d" % i)
-            self.nodes.append(srv.start())
+        try:
+            for i in range(n):
+                srv = h.Server(["--redis", "127.0.0.1:%d" % self.redis.port,
+                                "--node-id", "n%d" % i, "--lease-ms", "1500", "--renew-ms", "300",
+                                "--node-ttl-ms", "1500", "--shutdown-grace-ms", "300"]
+                               + list(args), agents=agents, name="node%d" % i)
+                self.nodes.append(srv)
+                srv.start()
+        except BaseException:
+            self.close()  # no redis-server or node left behind
+            raise
 
     def close(self):
-        for n in self.nodes:
-            n.__exit__(None, None, None)
-        self.redis.close()
+        try:
+            for n in self.nodes:
+                n.__exit__(None, None, None)
+        finally:
+            self.redis.close()
 
     async def router(self, timeout=5.0, among=None):
         """The node that routes, waiting up to ``timeout`` for one."""
