@@ -90,11 +90,15 @@ class Cluster:
             raise
 
     def close(self):
-        try:
-            for n in self.nodes:
+        failure = None
+        for n in self.nodes:  # every node stopped, even if one complains
+            try:
                 n.__exit__(None, None, None)
-        finally:
-            self.redis.close()
+            except AssertionError as e:
+                failure = failure or e
+        self.redis.close()
+        if failure:
+            raise failure
 
     async def router(self, timeout=5.0, among=None):
         """The node that routes, waiting up to ``timeout`` for one."""
