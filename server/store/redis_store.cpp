@@ -2,6 +2,8 @@
 // that do every write, and the readers.
 #include "store/redis_store.hpp"
 
+#include "store/records.hpp"
+
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 
@@ -14,8 +16,6 @@
 #include <string>
 #include <tuple>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 namespace sb::store {
 
@@ -371,40 +371,17 @@ std::uint64_t u64_of(const redisReply* r, std::string_view what) {
     return parse_number<std::uint64_t>(text_of(r), what);
 }
 
-// Visitor attributes as a JSON array of [key, value] pairs: keeps their order.
-std::string attributes_to_json(const proto::Attributes& attributes) {
-    auto pairs = nlohmann::json::array();
-    for (const auto& [key, value] : attributes)
-        pairs.push_back(nlohmann::json::array({key, value}));
-    try {
-        return pairs.dump();
-    } catch (const nlohmann::json::exception&) {  // not UTF-8: JSON cannot carry it
-        throw StoreError("redis: visitor attributes are not valid UTF-8");
-    }
-}
-
 proto::Attributes attributes_from_json(std::string_view text) {
-    const auto pairs = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-    const auto is_pair = [](const nlohmann::json& p) {
-        return p.is_array() && p.size() == 2 && p[0].is_string() && p[1].is_string();
-    };
-    if (!pairs.is_array() || !std::all_of(pairs.begin(), pairs.end(), is_pair))
-        throw StoreError("redis: bad visitor attributes (not an array of [key, value] strings)");
-    proto::Attributes out;
-    out.reserve(pairs.size());
-    for (const auto& pair : pairs)
-        out.emplace_back(pair[0].get<std::string>(), pair[1].get<std::string>());
-    return out;
+    return store::attributes_from_json(text, "redis", "visitor attributes");
 }
-
+std::string attributes_to_json(const proto::Attributes& attributes) {
+    return store::attributes_to_json(attributes, "redis");
+}
 Sender sender_named(std::string_view name) {
-    if (auto s = proto::sender_from(name)) return *s;
-    throw StoreError("redis: unknown sender '" + std::string(name) + "' in a message");
+    return store::sender_named(name, "redis", "a message");
 }
-
 ConvState state_named(std::string_view name) {
-    if (auto s = proto::conv_state_from(name)) return *s;
-    throw StoreError("redis: unknown state '" + std::string(name) + "' in a conversation");
+    return store::state_named(name, "redis", "a conversation");
 }
 
 // ---- records <-> hashes -----------------------------------------------------------

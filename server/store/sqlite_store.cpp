@@ -2,6 +2,8 @@
 // and the Store operations.
 #include "store/sqlite_store.hpp"
 
+#include "store/records.hpp"
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -13,8 +15,6 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 namespace sb::store {
 
@@ -369,43 +369,16 @@ Db open_database(const std::string& path, Durability durability) {
 }
 
 Sender sender_named(const std::string& name) {
-    if (auto s = proto::sender_from(name)) return *s;
-    throw StoreError("sqlite: unknown sender '" + name + "' in table messages");
+    return store::sender_named(name, "sqlite", "table messages");
 }
-
 ConvState state_named(const std::string& name) {
-    if (auto s = proto::conv_state_from(name)) return *s;
-    throw StoreError("sqlite: unknown state '" + name + "' in table conversations");
+    return store::state_named(name, "sqlite", "table conversations");
 }
-
-// Visitor attributes as JSON text: an array of [key, value] pairs, which keeps
-// their order (and would keep a repeated key) where an object would not.
 std::string attributes_to_json(const proto::Attributes& attributes) {
-    auto pairs = nlohmann::json::array();
-    for (const auto& [key, value] : attributes)
-        pairs.push_back(nlohmann::json::array({key, value}));
-    try {
-        return pairs.dump();
-    } catch (const nlohmann::json::exception&) {  // not UTF-8: JSON cannot carry it
-        throw StoreError("sqlite: visitor attributes are not valid UTF-8");
-    }
+    return store::attributes_to_json(attributes, "sqlite");
 }
-
-// Anything but what attributes_to_json() writes is an error, not a guess.
 proto::Attributes attributes_from_json(const std::string& text) {
-    // A parse error yields a "discarded" value, which is not an array.
-    const auto pairs = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-    const auto is_pair = [](const nlohmann::json& p) {
-        return p.is_array() && p.size() == 2 && p[0].is_string() && p[1].is_string();
-    };
-    if (!pairs.is_array() || !std::all_of(pairs.begin(), pairs.end(), is_pair))
-        throw StoreError(
-            "sqlite: bad attributes in table visitors (not an array of [key, value] strings)");
-    proto::Attributes out;
-    out.reserve(pairs.size());
-    for (const auto& pair : pairs)
-        out.emplace_back(pair[0].get<std::string>(), pair[1].get<std::string>());
-    return out;
+    return store::attributes_from_json(text, "sqlite", "attributes in table visitors");
 }
 
 // Column orders shared by the SELECTs below and the readers that follow.
