@@ -50,9 +50,14 @@ void RedisBus::start() {
 void RedisBus::watch(Link& link, bool subscriber) {
     link.conn->on_state([this, &link, subscriber](bool up) {
         if (!up) {
-            if (subscriber) live_.clear();  // nothing is subscribed on a new connection
+            if (subscriber) {
+                live_.clear();                        // nothing is subscribed on a new connection
+                if (link.up && on_lost_) on_lost_();  // once per loss, not per retry
+            }
+            link.up = false;
             return retry(link);
         }
+        link.up = true;
         link.attempt = 0;
         if (!subscriber) return;
         for (const auto& ch : channels_) send_subscribe(ch);

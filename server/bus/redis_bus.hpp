@@ -5,7 +5,8 @@
 // Pub/sub only wakes nodes up: a frame published while this node's
 // connection is down is dropped (counted), and a node whose subscriber
 // connection came back has missed what was published meanwhile. The stores
-// hold the truth; on_resubscribed tells the owner to replay the gap.
+// hold the truth; on_lost tells the owner at once that it is cut off, and
+// on_resubscribed that it hears again (and missed what came meanwhile).
 //
 // unsubscribe() stops delivery at once; the Redis subscription itself lasts
 // until the connection ends (suited to a bounded set of channels, such as
@@ -49,6 +50,9 @@ class RedisBus final : public core::Bus {
     // Called once every channel is subscribed again after the subscriber
     // connection was lost: what was published meanwhile never arrived.
     void on_resubscribed(std::function<void()> fn) { on_resubscribed_ = std::move(fn); }
+    // Called when the subscriber connection, once up, is lost: from now on
+    // nothing published reaches this node until on_resubscribed.
+    void on_lost(std::function<void()> fn) { on_lost_ = std::move(fn); }
 
     bool up() const { return pub_.up() && sub_.up(); }
     std::uint64_t dropped() const { return dropped_; }  // publishes made while down
@@ -59,6 +63,7 @@ class RedisBus final : public core::Bus {
         boost::asio::steady_timer timer;
         std::uint32_t attempt = 0;
         bool ever_up = false;
+        bool up = false;  // connected now (on_state's last word)
     };
     void watch(Link& link, bool subscriber);
     void retry(Link& link);
@@ -73,6 +78,7 @@ class RedisBus final : public core::Bus {
     std::set<std::string> channels_;  // followed: delivered to the handler
     std::set<std::string> live_;      // subscribed on the current subscriber connection
     std::function<void()> on_resubscribed_;
+    std::function<void()> on_lost_;
     std::uint64_t dropped_ = 0;
     std::uint64_t jitter_ = 0x9e3779b97f4a7c15ull;
 };

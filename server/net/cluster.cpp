@@ -171,9 +171,19 @@ ClusterEngine::ClusterEngine(boost::asio::io_context& ioc, ClusterSettings setti
     outbox_.engine = this;
     transport_.set_handler(
         [this](const std::string& ch, const core::Envelope& e) { on_transport(ch, e); });
-    // Whatever was published while this node was cut off never arrived:
-    // its clients start over from the store.
-    transport_.on_resubscribed([this] { hooks_.close_local(proto::close_code::service_restart); });
+    // A node cut off from pub/sub hears nothing the router sends: its
+    // clients start over (on another node, or here once it is announced
+    // again; on_open refuses until then), so none is closed twice. The
+    // router's own sessions never cross pub/sub and stay.
+    transport_.on_lost([this] {
+        if (term_) return;
+        announced_ = false;
+        hooks_.close_local(proto::close_code::service_restart);
+    });
+    // Normally nobody is left by then; a loss that went unnoticed is not.
+    transport_.on_resubscribed([this] {
+        if (!term_) hooks_.close_local(proto::close_code::service_restart);
+    });
 }
 
 ClusterEngine::~ClusterEngine() = default;

@@ -404,7 +404,11 @@ class Client:
         """dict/list -> JSON text frame; str -> text frame as is; bytes -> binary frame."""
         data = json.dumps(obj) if isinstance(obj, (dict, list)) else obj
         log(self.label, ">>", data if isinstance(data, str) else repr(data)[:200])
-        await self.ws.send(data)
+        try:
+            await self.ws.send(data)
+        except websockets.exceptions.ConnectionClosed as e:
+            self.closed_exc = e
+            raise Closed(e) from None
 
     async def send_raw_text(self, payload: bytes):
         """A TEXT frame with arbitrary payload bytes (e.g. invalid UTF-8)."""
