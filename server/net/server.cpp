@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <csignal>
-#include <deque>
 #include <iostream>
 #include <unordered_map>
 
@@ -16,6 +15,7 @@
 
 #include "net/cluster.hpp"
 #include "net/engine.hpp"
+#include "net/gather_socket.hpp"
 #include "net/knowledge_files.hpp"
 #include "net/static_files.hpp"
 
@@ -110,30 +110,34 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         ws_.read_message_max(s.hub.limits.max_frame_bytes);
         ws_.set_option(websocket::stream_base::decorator(
             [](websocket::response_type& res) { res.set(http::field::server, "switchboard"); }));
+        ws_.next_layer().set_owner(shared_from_this());
         ws_.async_accept(req, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
     }
 
+    // Queued behind what this turn already queued for the socket; all of it
+    // leaves in one write (GatherSocket).
     void send(const core::Frame& frame) {
         if (closing_) return;
-        if (queued_bytes_ + frame->size() > impl_.settings.send_queue_bytes) {
+        auto& out = ws_.next_layer();
+        if (out.pending_bytes() + text_frame_size(frame->size()) >
+            impl_.settings.send_queue_bytes) {
             // A reader this far behind is closed, not buffered for: memory stays bounded.
-            while (queue_.size() > (writing_ ? 1u : 0u)) {
-                queued_bytes_ -= queue_.back()->size();
-                queue_.pop_back();
-            }
+            out.discard_queued();
             close(proto::close_code::slow_consumer);
             return;
         }
-        queued_bytes_ += frame->size();
-        queue_.push_back(frame);
-        if (!writing_) do_write();
+        out.append_text(*frame);
     }
 
+    // The close frame is queued behind the frames already queued.
     void close(std::uint16_t code) {
         if (closing_) return;
         closing_ = true;
-        close_code_ = code;
-        if (!writing_) do_close();
+        ws_.async_close(websocket::close_reason(code),
+                        [self = shared_from_this()](beast::error_code ec) {
+                            log_error(ec, "websocket close");
+                            self->end();
+                        });
     }
 
   private:
@@ -163,35 +167,6 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         if (!closing_) do_read();
     }
 
-    void do_write() {
-        writing_ = true;
-        ws_.text(true);
-        ws_.async_write(asio::buffer(*queue_.front()),
-                        beast::bind_front_handler(&WsSession::on_write, shared_from_this()));
-    }
-
-    void on_write(beast::error_code ec, std::size_t) {
-        writing_ = false;
-        queued_bytes_ -= queue_.front()->size();
-        queue_.pop_front();
-        if (ec) {
-            log_error(ec, "websocket write");
-            return end();
-        }
-        if (!queue_.empty()) return do_write();
-        if (closing_) do_close();
-    }
-
-    void do_close() {
-        if (close_sent_) return;
-        close_sent_ = true;
-        ws_.async_close(websocket::close_reason(close_code_),
-                        [self = shared_from_this()](beast::error_code ec) {
-                            log_error(ec, "websocket close");
-                            self->end();
-                        });
-    }
-
     void end() {
         if (ended_ || id_ == 0) return;
         ended_ = true;
@@ -199,24 +174,19 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         impl_.session_ended(id_);
     }
 
-    // A plain socket, not a beast::tcp_stream: the websocket stream keeps its
-    // own timer for the handshake and idle timeouts and the pings, so the
-    // tcp_stream's timers were never used (dropping them saved no measurable
-    // memory: BENCHMARKS.md, fix 7). `false` compiles out permessage-deflate,
-    // which the server never negotiates. TCP_NODELAY was set at accept.
-    websocket::stream<tcp::socket, false> ws_;
+    // Over a GatherSocket (one write per turn), not a beast::tcp_stream: the
+    // websocket stream keeps its own timer for the handshake and idle
+    // timeouts and the pings, so the tcp_stream's timers were never used.
+    // `false` compiles out permessage-deflate, which the server never
+    // negotiates. TCP_NODELAY was set at accept.
+    websocket::stream<GatherSocket, false> ws_;
     Server::Impl& impl_;
     // Kept between messages: Beast's read_op prepares ~1.5 KB in it as soon as
     // a read starts, before any byte arrives, so releasing it after each
     // message would cost an allocation per message and save nothing while idle.
     beast::flat_buffer buffer_;
-    std::deque<core::Frame> queue_;
-    std::size_t queued_bytes_ = 0;
     SessionId id_ = 0;
-    std::uint16_t close_code_ = 1000;
-    bool writing_ = false;
     bool closing_ = false;
-    bool close_sent_ = false;
     bool ended_ = false;
 };
 
