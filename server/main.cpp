@@ -123,7 +123,9 @@ int main(int argc, char** argv) {
         } else {
             store = std::make_unique<sb::store::SqliteStore>(
                 (std::filesystem::path(s.data_dir) / "switchboard.db").string(),
-                s.sqlite_full_sync ? sb::store::Durability::full : sb::store::Durability::normal);
+                sb::store::SqliteOptions{s.sqlite_full_sync ? sb::store::Durability::full
+                                                            : sb::store::Durability::normal,
+                                         s.sqlite_checkpoint_pages, s.sqlite_restart_pages});
         }
         sb::net::Server server(settings, *store, auth, cluster ? &*cluster : nullptr,
                                [redis](const std::string& token) {

@@ -127,6 +127,15 @@ const std::map<std::string, Option>& options() {
               return true;
           },
           true}},
+        {"--wal-checkpoint-pages",
+         {"checkpoint the SQLite log on a thread of its own once it holds this many pages; "
+          "0 = inside the commit, on the event loop (default 1000)",
+          uint_field(&Settings::sqlite_checkpoint_pages)}},
+        {"--wal-restart-pages",
+         {"past this many pages the log is made to start over, holding commits back "
+          "for what the background passes left (default 10000; at least "
+          "--wal-checkpoint-pages)",
+          uint_field(&Settings::sqlite_restart_pages)}},
         {"--hello-timeout-ms",
          {"a connection must send hello within this (default 5000)",
           [](Settings& s, const std::string& v) {

@@ -43,6 +43,8 @@ struct Settings {
     std::uint32_t token_ttl_s = 12 * 3600;         // agent sign-in token lifetime
     std::uint32_t tick_ms = 250;                   // timer resolution for hello timeouts
     bool sqlite_full_sync = false;                 // fsync every commit (power-loss durability)
+    std::uint32_t sqlite_checkpoint_pages = 1000;  // WAL pages before a background checkpoint
+    std::uint32_t sqlite_restart_pages = 10000;    // WAL pages before the log is made to restart
     std::string business_hours_file;      // opening hours per department; empty = always open
     std::string identity_secret_file;     // host sites' signing secret; empty = none
     bool bot = true;                      // the canned-answer bot answers first

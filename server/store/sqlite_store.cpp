@@ -3,8 +3,12 @@
 #include "store/sqlite_store.hpp"
 
 #include "store/records.hpp"
+#include "store/sqlite_checkpointer.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -335,7 +339,36 @@ void create_schema(sqlite3* db) {
     }
 }
 
-Db open_database(const std::string& path, Durability durability) {
+// One process owns a database file: an flock on "<path>.lock", held while
+// the store is open. (Not SQLite's locking_mode=EXCLUSIVE, which would also
+// shut out the store's own checkpoint connection.)
+class FileLock {
+  public:
+    FileLock() = default;
+    void acquire(const std::string& path) {
+        if (path.empty() || path == ":memory:") return;
+        const std::string lock_path = path + ".lock";
+        fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd_ < 0) throw StoreError("sqlite: cannot open the lock file '" + lock_path + "'");
+        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+            ::close(fd_);
+            throw StoreError("sqlite: '" + path + "' is in use by another process (" + lock_path +
+                             " is locked)");
+        }
+    }
+    ~FileLock() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    FileLock(const FileLock&) = delete;
+    FileLock& operator=(const FileLock&) = delete;
+
+  private:
+    int fd_ = -1;
+};
+
+// Takes `lock` once the file opened (so that SQLite gives the reason if it
+// cannot) and before anything is written.
+Db open_database(const std::string& path, const SqliteOptions& options, FileLock& lock) {
     sqlite3* raw = nullptr;
     // NOMUTEX: the store is used by one thread at a time, so skip SQLite's locks.
     const int rc =
@@ -346,23 +379,21 @@ Db open_database(const std::string& path, Durability durability) {
         throw StoreError("sqlite: cannot open '" + path +
                          "': " + (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
 
+    lock.acquire(path);
     sqlite3_busy_timeout(raw, kBusyTimeoutMs);
     if (path != ":memory:" && !path.empty()) {
-        // One process owns the database: an exclusive lock taken once saves
-        // several fcntl calls per transaction (about 5 per message measured)
-        // and lets WAL work without shared memory. Other processes cannot
-        // open the file while the server runs.
-        exec(raw, "PRAGMA locking_mode=EXCLUSIVE");
         // WAL is a property of the file and persists; a file system that cannot
         // do WAL (no shared memory) leaves the old mode in place.
         const std::string mode = query_text(raw, "PRAGMA journal_mode=WAL");
         if (mode != "wal")
             throw StoreError("sqlite: cannot put '" + path + "' in WAL mode (journal_mode is '" +
                              mode + "')");
+        // The checkpointer's thread does it (see SqliteStore::Impl).
+        if (options.checkpoint_pages > 0) exec(raw, "PRAGMA wal_autocheckpoint=0");
     }
     // See Durability in the header for what each level survives.
-    exec(raw,
-         durability == Durability::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    exec(raw, options.durability == Durability::full ? "PRAGMA synchronous=FULL"
+                                                     : "PRAGMA synchronous=NORMAL");
     exec(raw, "PRAGMA foreign_keys=ON");
     create_schema(raw);
     return db;
@@ -576,7 +607,23 @@ void run_quietly(Statement& s) noexcept {
 }  // namespace
 
 struct SqliteStore::Impl {
-    Impl(const std::string& path, Durability durability) : db(open_database(path, durability)) {}
+    Impl(const std::string& path, const SqliteOptions& options)
+        : db(open_database(path, options, lock)) {
+        if (path.empty() || path == ":memory:" || options.checkpoint_pages == 0) return;
+        checkpointer = std::make_unique<SqliteCheckpointer>(
+            path, options.checkpoint_pages,
+            std::max(options.restart_pages, options.checkpoint_pages));
+        sqlite3_wal_hook(
+            db.get(),
+            [](void* c, sqlite3*, const char*, int pages) {
+                static_cast<SqliteCheckpointer*>(c)->log_grew(pages);
+                return SQLITE_OK;
+            },
+            checkpointer.get());
+    }
+    ~Impl() {
+        if (checkpointer) sqlite3_wal_hook(db.get(), nullptr, nullptr);
+    }
 
     // Throws if SQLite ended the open batch by itself (it rolls back after some
     // I/O and out-of-memory errors): later writes would silently autocommit.
@@ -628,7 +675,11 @@ struct SqliteStore::Impl {
     }
     void forget_counters() noexcept { last_seq.clear(); }
 
-    Db db;  // first: destroyed after the statements compiled on it
+    FileLock lock;  // first: released after the database is closed
+    Db db;          // destroyed after the statements compiled on it
+    // Stopped before the connection closes; closing the last connection
+    // checkpoints what is left and removes the log.
+    std::unique_ptr<SqliteCheckpointer> checkpointer;
     bool in_batch = false;
     // Open conversations only: closing one drops its entry (update_conversation).
     std::unordered_map<std::string, std::uint64_t, StringHash, std::equal_to<>> last_seq;
@@ -725,11 +776,18 @@ struct SqliteStore::Impl {
     Statement canned_count{db.get(), "SELECT count(*) FROM canned_replies WHERE owner = ?"};
 };
 
-SqliteStore::SqliteStore(const std::string& path, Durability durability)
-    : impl_(std::make_unique<Impl>(path, durability)) {}
+SqliteStore::SqliteStore(const std::string& path, SqliteOptions options)
+    : impl_(std::make_unique<Impl>(path, options)) {}
 
 // Closing the connection rolls back a batch still open.
 SqliteStore::~SqliteStore() = default;
+
+std::uint64_t SqliteStore::checkpoint_passes() const {
+    return impl_->checkpointer ? impl_->checkpointer->passes() : 0;
+}
+std::uint64_t SqliteStore::log_restarts() const {
+    return impl_->checkpointer ? impl_->checkpointer->restarts() : 0;
+}
 
 // ---- batches ---------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 // event-loop thread that runs the core).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,14 +27,27 @@ namespace sb::store {
 //   fsync per commit (one per event-loop turn, thanks to batching).
 enum class Durability { normal, full };
 
+struct SqliteOptions {
+    Durability durability = Durability::normal;
+    // Checkpoints run on a thread of their own (SqliteCheckpointer) once the
+    // write-ahead log holds this many pages; 0 leaves them to SQLite, inside
+    // the commit that crosses its 1,000 pages, on the writer's thread.
+    std::uint32_t checkpoint_pages = 1000;
+    // Past this many pages that thread makes the log start over, holding the
+    // writer back for the little the background passes left (see
+    // SqliteCheckpointer). At least checkpoint_pages.
+    std::uint32_t restart_pages = 10000;
+};
+
 class SqliteStore final : public core::Store {
   public:
     // Opens (creating if needed) the database at `path` and its schema. A file
     // with an older schema is migrated in place, in one transaction (version 1
     // to 2 to 3: see sqlite_store.cpp). Throws core::StoreError carrying
     // SQLite's message if it cannot, or if the file's schema is newer than this
-    // build knows.
-    explicit SqliteStore(const std::string& path, Durability durability = Durability::normal);
+    // build knows, or if another process has the file open (`path` + ".lock"
+    // holds an exclusive lock while a store is open).
+    explicit SqliteStore(const std::string& path, SqliteOptions options = {});
     ~SqliteStore() override;  // an open batch is rolled back
 
     SqliteStore(const SqliteStore&) = delete;
@@ -48,6 +62,11 @@ class SqliteStore final : public core::Store {
     void commit_batch() override;
     void rollback_batch() override;
     bool in_batch() const override;
+
+    // Background checkpoints so far (both 0 without a checkpointer): passes
+    // that copied the log into the file, and restarts of the log.
+    std::uint64_t checkpoint_passes() const;
+    std::uint64_t log_restarts() const;
 
     // Attributes are kept as JSON text, so they must be valid UTF-8 (the
     // protocol checks it): if not, the write throws StoreError and stores

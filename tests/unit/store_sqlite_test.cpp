@@ -8,11 +8,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
 #include <system_error>
+#include <thread>
 
 #include "store/sqlite_store.hpp"
 #include "store_contract.hpp"
@@ -425,13 +427,15 @@ TEST_CASE("SqliteStore: last_seq comes from the messages, whatever the column sa
 
 namespace {
 
-// The connection SqliteStore opens, caught through an auto-extension (run
-// for every connection opened while registered), so that a test can make its
-// commits fail. One store at a time.
+// The connection SqliteStore writes on, caught through an auto-extension
+// (run for every connection opened while registered), so that a test can
+// make its commits fail: the first one opened (its checkpointer opens a
+// second). One store at a time.
 sqlite3* g_store_db = nullptr;
 bool g_fail_commits = false;
 
 int catch_connection(sqlite3* db, const char** /*err*/, const sqlite3_api_routines* /*api*/) {
+    if (g_store_db != nullptr) return SQLITE_OK;
     g_store_db = db;
     sqlite3_commit_hook(
         db, [](void*) { return g_fail_commits ? 1 : 0; }, nullptr);
@@ -547,14 +551,72 @@ TEST_CASE("SqliteStore: durability full works the same") {
     TempDir dir;
     const auto path = dir.file("chat.db");
     {
-        SqliteStore s(path, Durability::full);
+        SqliteStore s(path, {Durability::full});
         seed(s);
         s.begin_batch();
         s.append(make_message("c1", "v1", "k1"));
         s.commit_batch();
     }
-    SqliteStore s(path, Durability::full);
+    SqliteStore s(path, {Durability::full});
     CHECK(seqs(s.messages_after("c1", 0, 10)) == "1");
+}
+
+TEST_CASE("SqliteStore: one process at a time; the next opens once the first closed") {
+    TempDir dir;
+    const auto path = dir.file("chat.db");
+    {
+        SqliteStore first(path);
+        seed(first);
+        CHECK_THROWS_WITH_AS(SqliteStore{path}, doctest::Contains("in use by another process"),
+                             StoreError);
+        first.append(make_message("c1", "v1", "k1"));  // the first is unharmed
+    }
+    SqliteStore next(path);
+    CHECK(seqs(next.messages_after("c1", 0, 10)) == "1");
+}
+
+TEST_CASE("SqliteStore: the log is checkpointed off the writer's thread and starts over") {
+    TempDir dir;
+    const auto path = dir.file("chat.db");
+    const std::string text(2000, 'w');  // about two messages per 4 KiB page
+    constexpr int kMessages = 2000;     // some 10,000 log frames, one commit each
+    // Waits (bounded) for what another thread does.
+    auto eventually = [](auto done) {
+        for (int i = 0; i < 1000 && !done(); ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return done();
+    };
+    {
+        SqliteStore s(path, {Durability::normal, 100, 200});
+        seed(s);
+        const auto empty = std::filesystem::file_size(path);
+        CHECK(s.checkpoint_passes() == 0);
+        for (int i = 0; i < kMessages; ++i) {
+            s.append(make_message("c1", "v1", "k" + std::to_string(i), text));
+        }
+        // SQLite's own checkpoints are off (wal_autocheckpoint=0): only the
+        // checkpointer's thread can copy pages into the file while the store
+        // is open, and only its restarts make the log start over.
+        // (A RESTART checkpoint reports success only once the log started over.)
+        CHECK(eventually([&] { return std::filesystem::file_size(path) >= empty + 3'000'000; }));
+        CHECK(eventually([&] { return s.log_restarts() > 0; }));
+        CHECK(s.checkpoint_passes() > 0);
+        CHECK(s.messages_after("c1", kMessages - 1, 10).size() == 1);
+    }
+    // Everything is in the database file once the store closed.
+    CHECK_FALSE(std::filesystem::exists(path + "-wal"));
+    SqliteStore again(path);
+    CHECK(again.messages_after("c1", 0, kMessages + 1).size() == kMessages);
+}
+
+TEST_CASE("SqliteStore: checkpoints left to SQLite run no thread") {
+    TempDir dir;
+    SqliteStore s(dir.file("chat.db"), {Durability::normal, 0, 0});
+    seed(s);
+    for (int i = 0; i < 500; ++i) s.append(make_message("c1", "v1", "k" + std::to_string(i)));
+    CHECK(s.checkpoint_passes() == 0);
+    CHECK(s.log_restarts() == 0);
 }
 
 // ---- opening -----------------------------------------------------------------------

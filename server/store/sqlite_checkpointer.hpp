@@ -1,0 +1,63 @@
+// SqliteCheckpointer: copies a WAL database's log back into the database
+// file from a thread and connection of its own, so that the event loop's
+// commits do not. A checkpoint inside a commit (SQLite's automatic one)
+// copied a thousand pages and fsynced the log and the file while the loop
+// waited, every thousand pages (BENCHMARKS.md, fix 4).
+//
+// The writer reports the log's size after each commit (log_grew, from
+// SQLite's WAL hook). Past `pages` the thread runs a PASSIVE checkpoint,
+// which never blocks the writer. But the log only starts over when a
+// checkpoint has caught up with the writer's last commit, which a writer that
+// never pauses does not allow; so past `restart_pages` the thread follows the
+// passive pass with a RESTART checkpoint, which holds the writer back while it
+// copies what the passive pass left (little) and syncs, and lets the next
+// commit start the log over. The log stays near `restart_pages` at most.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+struct sqlite3;
+
+namespace sb::store {
+
+class SqliteCheckpointer {
+  public:
+    // Opens its own connection to `path` (a WAL database that exists).
+    // Throws core::StoreError if it cannot.
+    SqliteCheckpointer(const std::string& path, std::uint32_t pages, std::uint32_t restart_pages);
+    ~SqliteCheckpointer();  // stops the thread and closes its connection
+
+    SqliteCheckpointer(const SqliteCheckpointer&) = delete;
+    SqliteCheckpointer& operator=(const SqliteCheckpointer&) = delete;
+
+    // Called on the writer's thread after every commit with the log's size.
+    void log_grew(int pages);
+
+    // Checkpoints that copied the log, and those that made it start over.
+    std::uint64_t passes() const { return passes_.load(); }
+    std::uint64_t restarts() const { return restarts_.load(); }
+
+  private:
+    void run();
+    void checkpoint(int mode);
+
+    sqlite3* db_ = nullptr;
+    const std::uint32_t pages_;
+    const std::uint32_t restart_pages_;
+    std::atomic<int> log_pages_{0};
+    std::atomic<std::uint64_t> passes_{0};
+    std::atomic<std::uint64_t> restarts_{0};
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool wanted_ = false;
+    bool stop_ = false;
+    std::uint64_t failures_ = 0;
+    std::thread thread_;  // last: started once everything above exists
+};
+
+}  // namespace sb::store
