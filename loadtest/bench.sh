@@ -8,7 +8,8 @@
 #
 # Needs: build-bench/ built (BENCHMARKS.md), loadtest/reference/install.sh run once.
 # Env: SB_BUILD (default <repo>/build-bench), SB_TARGETS ("switchboard relay"),
-#      SB_DATA_ROOT (where the server's data folder is made; default /tmp, on disk here).
+#      SB_DATA_ROOT (where the server's data folder is made; default /tmp, on disk here),
+#      SB_SERVER_ARGS (more switchboard flags, e.g. "--wal-checkpoint-pages 0" for an A/B).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${SB_BUILD:-$repo/build-bench}
@@ -62,7 +63,8 @@ for target in $targets; do
       taskset -c 0 "$build/switchboard" --port 0 --bind 127.0.0.1 --data "$data" \
         --agents "$data/agents.json" --web "$repo/web-widget" --assign-mode manual \
         --rate-per-s 1000000 --rate-burst 1000000 --max-connections 20000 \
-        --send-queue-bytes 16777216 "${bot[@]}" > "$out/switchboard-server.log" 2>&1 &
+        --send-queue-bytes 16777216 "${bot[@]}" ${SB_SERVER_ARGS:-} \
+        > "$out/switchboard-server.log" 2>&1 &
       server_pid=$!
       port=$(wait_port "$out/switchboard-server.log")
       run_harness switchboard "$port" || true

@@ -5,13 +5,15 @@
 // waited, every thousand pages (BENCHMARKS.md, fix 4).
 //
 // The writer reports the log's size after each commit (log_grew, from
-// SQLite's WAL hook). Past `pages` the thread runs a PASSIVE checkpoint,
-// which never blocks the writer. But the log only starts over when a
-// checkpoint has caught up with the writer's last commit, which a writer that
-// never pauses does not allow; so past `restart_pages` the thread follows the
-// passive pass with a RESTART checkpoint, which holds the writer back while it
-// copies what the passive pass left (little) and syncs, and lets the next
-// commit start the log over. The log stays near `restart_pages` at most.
+// SQLite's WAL hook). Each time the log has grown by `pages` since the last
+// pass, the thread runs a PASSIVE checkpoint, which never blocks the writer. But the log only
+// starts over when a checkpoint has caught up with the writer's last commit, which a writer that
+// never pauses does not allow; so past `restart_pages` the thread catches up
+// with a few more passive passes and then runs a RESTART checkpoint, which
+// holds the writer back while it copies what those left (little) and syncs,
+// and lets the next commit start the log over. The log stays near
+// `restart_pages` at most. The thread runs at a lower priority than the
+// event loop, which shares its core in the benchmarks.
 #pragma once
 
 #include <atomic>
@@ -44,12 +46,14 @@ class SqliteCheckpointer {
 
   private:
     void run();
-    void checkpoint(int mode);
+    // Returns the log's pages copied into the file (0 if it failed).
+    int checkpoint(int mode);
 
     sqlite3* db_ = nullptr;
     const std::uint32_t pages_;
     const std::uint32_t restart_pages_;
     std::atomic<int> log_pages_{0};
+    std::atomic<int> copied_pages_{0};  // the log's pages the last pass copied
     std::atomic<std::uint64_t> passes_{0};
     std::atomic<std::uint64_t> restarts_{0};
     std::mutex mutex_;
