@@ -125,7 +125,8 @@ int main(int argc, char** argv) {
                 (std::filesystem::path(s.data_dir) / "switchboard.db").string(),
                 sb::store::SqliteOptions{s.sqlite_full_sync ? sb::store::Durability::full
                                                             : sb::store::Durability::normal,
-                                         s.sqlite_checkpoint_pages, s.sqlite_restart_pages});
+                                         s.sqlite_checkpoint_pages, s.sqlite_restart_pages,
+                                         s.sqlite_cache_mb});
         }
         sb::net::Server server(settings, *store, auth, cluster ? &*cluster : nullptr,
                                [redis](const std::string& token) {

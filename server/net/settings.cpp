@@ -132,10 +132,14 @@ const std::map<std::string, Option>& options() {
           "0 = inside the commit, on the event loop (default 1000)",
           uint_field(&Settings::sqlite_checkpoint_pages)}},
         {"--wal-restart-pages",
-         {"past this many pages the log is made to start over, holding commits back "
-          "for what the background passes left (default 10000; at least "
-          "--wal-checkpoint-pages)",
+         {"past this many pages the commit that crosses it makes the log start over "
+          "(copies what the background passes left, and syncs; default 10000, at "
+          "least --wal-checkpoint-pages)",
           uint_field(&Settings::sqlite_restart_pages)}},
+        {"--sqlite-cache-mb",
+         {"SQLite page cache of the writing connection, in MiB; 0 = SQLite's "
+          "default of 2 (default 64)",
+          uint_field(&Settings::sqlite_cache_mb)}},
         {"--hello-timeout-ms",
          {"a connection must send hello within this (default 5000)",
           [](Settings& s, const std::string& v) {

@@ -45,6 +45,7 @@ struct Settings {
     bool sqlite_full_sync = false;                 // fsync every commit (power-loss durability)
     std::uint32_t sqlite_checkpoint_pages = 1000;  // WAL pages before a background checkpoint
     std::uint32_t sqlite_restart_pages = 10000;    // WAL pages before the log is made to restart
+    std::uint32_t sqlite_cache_mb = 64;            // the writer's SQLite page cache
     std::string business_hours_file;      // opening hours per department; empty = always open
     std::string identity_secret_file;     // host sites' signing secret; empty = none
     bool bot = true;                      // the canned-answer bot answers first

@@ -16,10 +16,6 @@ namespace {
 constexpr int kBusyTimeoutMs = 1000;
 // The thread's niceness: the event loop (0) gets about ten times its share.
 constexpr int kNice = 10;
-// Before a restart, passive passes until at most this many pages are left
-// to copy under the writer's lock, or this many passes.
-constexpr int kRestartTailPages = 64;
-constexpr int kCatchUpPasses = 8;
 }  // namespace
 
 SqliteCheckpointer::SqliteCheckpointer(const std::string& path, std::uint32_t pages,
@@ -61,11 +57,24 @@ SqliteCheckpointer::~SqliteCheckpointer() {
     sqlite3_close(db_);
 }
 
-void SqliteCheckpointer::log_grew(int pages) {
+void SqliteCheckpointer::log_grew(sqlite3* writer, int pages) {
     log_pages_.store(pages, std::memory_order_relaxed);
+    if (pages < 0) return;
+    if (static_cast<std::uint32_t>(pages) >= restart_pages_) {
+        // On the writer, between two of its transactions: the only moment a
+        // checkpoint can catch up with it. Not while a pass runs (it would
+        // wait for it); the next commit tries again.
+        std::unique_lock<std::mutex> pass(pass_, std::try_to_lock);
+        if (!pass.owns_lock()) return;
+        if (checkpoint(writer, SQLITE_CHECKPOINT_RESTART) > 0) {
+            restarts_.fetch_add(1, std::memory_order_relaxed);
+            copied_pages_.store(0, std::memory_order_relaxed);
+        }
+        return;
+    }
     int copied = copied_pages_.load(std::memory_order_relaxed);
     if (pages < copied) copied = 0;  // the log started over since
-    if (pages < 0 || static_cast<std::uint32_t>(pages - copied) < pages_) return;
+    if (static_cast<std::uint32_t>(pages - copied) < pages_) return;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (wanted_) return;
@@ -85,30 +94,27 @@ void SqliteCheckpointer::run() {
             if (stop_) return;
             wanted_ = false;
         }
-        int copied = checkpoint(SQLITE_CHECKPOINT_PASSIVE);
-        copied_pages_.store(copied, std::memory_order_relaxed);
-        auto log = [this] { return log_pages_.load(std::memory_order_relaxed); };
-        if (static_cast<std::uint32_t>(log()) >= restart_pages_) {
-            // The restart holds the writer back while it copies what is left:
-            // first catch up (a few passes, each leaving what was written
-            // during it) so that little is.
-            for (int i = 0; i < kCatchUpPasses && log() - copied > kRestartTailPages; ++i) {
-                copied = checkpoint(SQLITE_CHECKPOINT_PASSIVE);
-                copied_pages_.store(copied, std::memory_order_relaxed);
-            }
-            // The next commit starts the log over: count from its start.
-            if (checkpoint(SQLITE_CHECKPOINT_RESTART) > 0) copied_pages_.store(0);
+        std::lock_guard<std::mutex> pass(pass_);
+        // A log due to start over is the writer's to checkpoint (log_grew).
+        if (static_cast<std::uint32_t>(log_pages_.load(std::memory_order_relaxed)) >=
+            restart_pages_) {
+            continue;
+        }
+        const int copied = checkpoint(db_, SQLITE_CHECKPOINT_PASSIVE);
+        if (copied > 0) {
+            passes_.fetch_add(1, std::memory_order_relaxed);
+            copied_pages_.store(copied, std::memory_order_relaxed);
         }
     }
 }
 
-int SqliteCheckpointer::checkpoint(int mode) {
+int SqliteCheckpointer::checkpoint(sqlite3* db, int mode) {
     int log = 0;
     int copied = 0;
-    const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, mode, &log, &copied);
-    if (rc == SQLITE_OK) ++(mode == SQLITE_CHECKPOINT_RESTART ? restarts_ : passes_);
-    // BUSY: the writer held on past the timeout; the next commit asks again.
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY && failures_++ == 0) {
+    const int rc = sqlite3_wal_checkpoint_v2(db, nullptr, mode, &log, &copied);
+    // BUSY: a lock stayed taken past the timeout; the next commit asks again.
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY &&
+        failures_.fetch_add(1, std::memory_order_relaxed) == 0) {
         std::cerr << "switchboard: sqlite checkpoint failed: " << sqlite3_errstr(rc)
                   << " (the log grows until one succeeds)\n";
     }

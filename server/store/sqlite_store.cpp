@@ -395,6 +395,12 @@ Db open_database(const std::string& path, const SqliteOptions& options, FileLock
     exec(raw, options.durability == Durability::full ? "PRAGMA synchronous=FULL"
                                                      : "PRAGMA synchronous=NORMAL");
     exec(raw, "PRAGMA foreign_keys=ON");
+    if (options.cache_mb > 0) {
+        // Negative: a size in KiB rather than in pages.
+        const std::string sql =
+            "PRAGMA cache_size=-" + std::to_string(std::uint64_t{options.cache_mb} * 1024);
+        exec(raw, sql.c_str());
+    }
     create_schema(raw);
     return db;
 }
@@ -615,8 +621,8 @@ struct SqliteStore::Impl {
             std::max(options.restart_pages, options.checkpoint_pages));
         sqlite3_wal_hook(
             db.get(),
-            [](void* c, sqlite3*, const char*, int pages) {
-                static_cast<SqliteCheckpointer*>(c)->log_grew(pages);
+            [](void* c, sqlite3* writer, const char*, int pages) {
+                static_cast<SqliteCheckpointer*>(c)->log_grew(writer, pages);
                 return SQLITE_OK;
             },
             checkpointer.get());
