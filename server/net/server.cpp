@@ -6,6 +6,7 @@
 #include <csignal>
 #include <iostream>
 #include <unordered_map>
+#include <vector>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -18,6 +19,7 @@
 #include "net/gather_socket.hpp"
 #include "net/knowledge_files.hpp"
 #include "net/static_files.hpp"
+#include "net/ws_reader.hpp"
 
 namespace sb::net {
 
@@ -92,100 +94,173 @@ struct Server::Impl final : core::Outbox {
     core::TimeMs kb_checked = 0;
     bool flush_posted = false;
     bool stopping = false;
+    // Every WebSocket read lands here first (one thread): sessions keep
+    // bytes only for an incomplete frame (WsReader).
+    std::vector<char> read_buffer = std::vector<char>(64 * 1024);
 };
 
 // ---- WebSocket session -----------------------------------------------------------
 
+// Beast does the opening handshake (it checks the upgrade request and writes
+// the 101); from then on the session reads frames itself (WsReader) and
+// writes them through a GatherSocket. Reading waits for the socket to be
+// readable and then reads into the loop's shared buffer, so an idle
+// connection holds no read buffer and no read operation of any size (what
+// Beast's stream kept per connection was most of its memory: BENCHMARKS.md,
+// fix 13). Keep-alive pings and the idle timeout run from the server's tick.
 class WsSession : public std::enable_shared_from_this<WsSession> {
   public:
-    WsSession(tcp::socket&& socket, Server::Impl& impl) : ws_(std::move(socket)), impl_(impl) {}
+    WsSession(tcp::socket&& socket, Server::Impl& impl)
+        : out_(std::move(socket)), reader_(impl.settings.hub.limits.max_frame_bytes), impl_(impl) {}
 
     void run(http::request<http::string_body> req) {
         const auto& s = impl_.settings;
+        out_.set_owner(shared_from_this());
+        auto hs = std::make_shared<websocket::stream<tcp::socket&, false>>(out_.socket());
         websocket::stream_base::timeout t;
         t.handshake_timeout = std::chrono::milliseconds(s.handshake_timeout_ms);
-        t.idle_timeout = std::chrono::milliseconds(s.idle_timeout_ms);
-        t.keep_alive_pings = true;
-        ws_.set_option(t);
-        ws_.read_message_max(s.hub.limits.max_frame_bytes);
-        ws_.set_option(websocket::stream_base::decorator(
+        t.idle_timeout = websocket::stream_base::none();
+        t.keep_alive_pings = false;
+        hs->set_option(t);
+        hs->set_option(websocket::stream_base::decorator(
             [](websocket::response_type& res) { res.set(http::field::server, "switchboard"); }));
-        ws_.next_layer().set_owner(shared_from_this());
-        ws_.async_accept(req, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
+        hs->async_accept(
+            req, [self = shared_from_this(), hs](beast::error_code ec) { self->on_accept(ec); });
     }
 
     // Queued behind what this turn already queued for the socket; all of it
     // leaves in one write (GatherSocket).
     void send(const core::Frame& frame) {
         if (closing_) return;
-        auto& out = ws_.next_layer();
-        if (out.pending_bytes() + text_frame_size(frame->size()) >
+        if (out_.pending_bytes() + text_frame_size(frame->size()) >
             impl_.settings.send_queue_bytes) {
             // A reader this far behind is closed, not buffered for: memory stays bounded.
-            out.discard_queued();
+            out_.discard_queued();
             close(proto::close_code::slow_consumer);
             return;
         }
-        out.append_text(*frame);
+        out_.append_text(*frame);
     }
 
-    // The close frame is queued behind the frames already queued.
+    // The close frame is queued behind the frames already queued; the peer's
+    // answer (or the close timeout) ends the connection.
     void close(std::uint16_t code) {
         if (closing_) return;
         closing_ = true;
-        ws_.async_close(websocket::close_reason(code),
-                        [self = shared_from_this()](beast::error_code ec) {
-                            log_error(ec, "websocket close");
-                            self->end();
-                        });
+        closing_since_ = now_ms();
+        out_.append_close(code);
+    }
+
+    // From the server's tick: keep-alive ping at half the idle timeout, the
+    // socket closed at the idle timeout, or when a close handshake takes
+    // longer than the handshake timeout.
+    void sweep(core::TimeMs now) {
+        const auto& s = impl_.settings;
+        if (ended_) return;
+        if (closing_ && now - closing_since_ >= static_cast<core::TimeMs>(s.handshake_timeout_ms)) {
+            return out_.close_now();
+        }
+        const core::TimeMs quiet = now - heard_;
+        if (quiet >= static_cast<core::TimeMs>(s.idle_timeout_ms)) return out_.close_now();
+        if (!pinged_ && !closing_ && quiet >= static_cast<core::TimeMs>(s.idle_timeout_ms / 2)) {
+            pinged_ = true;
+            out_.append(ws_opcode::ping, {});
+        }
     }
 
   private:
     void on_accept(beast::error_code ec) {
         if (ec) return log_error(ec, "websocket accept");
+        beast::error_code ignored;
+        out_.socket().non_blocking(true, ignored);
+        heard_ = now_ms();
         id_ = impl_.session_started(shared_from_this());
-        do_read();
+        wait();
     }
 
-    void do_read() {
-        ws_.async_read(buffer_, beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
+    void wait() {
+        out_.socket().async_wait(
+            tcp::socket::wait_read,
+            [self = shared_from_this()](beast::error_code ec) { self->on_readable(ec); });
     }
 
-    void on_read(beast::error_code ec, std::size_t) {
+    // One read per wake-up (at most the shared buffer's size), and one
+    // message handled per loop turn: what the hub sends in answer is written
+    // before the next message is taken, and a busy connection cannot hold
+    // the loop.
+    void on_readable(beast::error_code ec) {
+        if (ec) {
+            log_error(ec, "websocket wait");
+            return end();
+        }
+        auto& buffer = impl_.read_buffer;
+        const std::size_t n = out_.socket().read_some(asio::buffer(buffer), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) return wait();
         if (ec) {
             log_error(ec, "websocket read");
             return end();
         }
-        if (!ws_.got_text()) {
-            buffer_.consume(buffer_.size());
-            return close(proto::close_code::unsupported_data);
+        heard_ = now_ms();
+        pinged_ = false;
+        go_on(reader_.feed(buffer.data(), n, [this](const WsEvent& e) { return on_event(e); }));
+    }
+
+    void go_on(WsReader::Progress progress) {
+        if (progress != WsReader::Progress::stopped) return wait();
+        // After the close handshake bytes are read and dropped until the peer
+        // closes its side (or the timeout does): ended also waits.
+        asio::post(out_.socket().get_executor(), [self = shared_from_this()] {
+            if (self->ended_) return;
+            self->go_on(self->reader_.feed(nullptr, 0,
+                                           [&](const WsEvent& e) { return self->on_event(e); }));
+        });
+    }
+
+    // Returns whether to go on with the next event in this turn.
+    bool on_event(const WsEvent& e) {
+        switch (e.kind) {
+            case WsEvent::Kind::text:
+                if (closing_) return true;
+                impl_.session_frame(id_, e.payload);
+                return false;
+            case WsEvent::Kind::binary:
+                close(proto::close_code::unsupported_data);
+                return true;
+            case WsEvent::Kind::ping:
+                if (!out_.close_queued()) out_.append(ws_opcode::pong, e.payload);
+                return true;
+            case WsEvent::Kind::pong:
+                return true;
+            case WsEvent::Kind::close:
+            case WsEvent::Kind::fail:
+                // Answered with the same code (an empty close for none); the
+                // server then ends the TCP connection first (RFC 6455 7.1.1).
+                if (!closing_) {
+                    closing_ = true;
+                    closing_since_ = now_ms();
+                }
+                out_.append_close(e.code);
+                out_.close_after_written();
+                return true;
         }
-        auto data = buffer_.data();
-        impl_.session_frame(id_,
-                            std::string_view(static_cast<const char*>(data.data()), data.size()));
-        buffer_.consume(buffer_.size());
-        if (!closing_) do_read();
+        return true;
     }
 
     void end() {
-        if (ended_ || id_ == 0) return;
+        if (ended_) return;
         ended_ = true;
         closing_ = true;
-        impl_.session_ended(id_);
+        out_.close_now();
+        if (id_ != 0) impl_.session_ended(id_);
     }
 
-    // Over a GatherSocket (one write per turn), not a beast::tcp_stream: the
-    // websocket stream keeps its own timer for the handshake and idle
-    // timeouts and the pings, so the tcp_stream's timers were never used.
-    // `false` compiles out permessage-deflate, which the server never
-    // negotiates. TCP_NODELAY was set at accept.
-    websocket::stream<GatherSocket, false> ws_;
+    GatherSocket out_;
+    WsReader reader_;
     Server::Impl& impl_;
-    // Kept between messages: Beast's read_op prepares ~1.5 KB in it as soon as
-    // a read starts, before any byte arrives, so releasing it after each
-    // message would cost an allocation per message and save nothing while idle.
-    beast::flat_buffer buffer_;
     SessionId id_ = 0;
+    core::TimeMs heard_ = 0;          // when the peer last sent anything
+    core::TimeMs closing_since_ = 0;  // when the close handshake began
+    bool pinged_ = false;             // a keep-alive ping is unanswered
     bool closing_ = false;
     bool ended_ = false;
 };
@@ -545,6 +620,9 @@ void Server::Impl::tick() {
         if (settings.bot && settings.kb_poll_ms > 0 && now - kb_checked >= settings.kb_poll_ms) {
             kb_checked = now;
             if (knowledge_signature(settings.kb_dir) != kb_signature) reload_knowledge();
+        }
+        for (auto& [id, weak] : sessions) {
+            if (auto session = weak.lock()) session->sweep(now);
         }
         engine->tick(now_ms());
         if (engine->dirty()) schedule_flush();

@@ -7,9 +7,12 @@ whole frames it was sent, and a close frame behind the frames before it.
 Run: python3 tests/integration/test_transport.py"""
 
 import asyncio
+import base64
 import os
 import socket
+import struct
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -29,6 +32,81 @@ async def read_until_closed(client, timeout=10):
             if client.closed_exc is None:
                 raise
             return frames
+
+
+class RawClient:
+    """A WebSocket client on a plain socket, for what a library client will not
+    send or will answer by itself (unmasked frames, silence, raw close frames)."""
+
+    def __init__(self, srv):
+        self.sock = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                           "Sec-WebSocket-Version: 13\r\n\r\n" % (srv.port, key)).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise AssertionError("closed during the handshake: %r" % head)
+            head += chunk
+        status, _, self.buf = head.partition(b"\r\n\r\n")
+        if b" 101 " not in status.split(b"\r\n")[0]:
+            raise AssertionError("no 101: %r" % status)
+
+    def send_frame(self, opcode, payload=b"", fin=True, masked=True):
+        first = (0x80 if fin else 0) | opcode
+        n = len(payload)
+        m = 0x80 if masked else 0
+        if n < 126:
+            head = struct.pack("!BB", first, m | n)
+        elif n < 65536:
+            head = struct.pack("!BBH", first, m | 126, n)
+        else:
+            head = struct.pack("!BBQ", first, m | 127, n)
+        if masked:
+            key = os.urandom(4)
+            payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+            head += key
+        self.sock.sendall(head + payload)
+
+    def _need(self, n, deadline):
+        while len(self.buf) < n:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError()
+            self.buf += chunk
+
+    def read_frame(self, timeout=5.0):
+        """(opcode, payload) of the server's next frame; EOFError at the end."""
+        deadline = time.monotonic() + timeout * h.TIMEOUT_SCALE
+        self._need(2, deadline)
+        b0, b1 = self.buf[0], self.buf[1]
+        if b1 & 0x80:
+            raise AssertionError("the server masked a frame")
+        n, at = b1 & 0x7F, 2
+        if n == 126:
+            self._need(4, deadline)
+            n, at = struct.unpack("!H", self.buf[2:4])[0], 4
+        elif n == 127:
+            self._need(10, deadline)
+            n, at = struct.unpack("!Q", self.buf[2:10])[0], 10
+        self._need(at + n, deadline)
+        payload = self.buf[at:at + n]
+        self.buf = self.buf[at + n:]
+        return b0 & 0x0F, payload
+
+    def read_until_eof(self, timeout=5.0):
+        frames = []
+        while True:
+            try:
+                frames.append(self.read_frame(timeout))
+            except EOFError:
+                return frames
+
+    def close(self):
+        self.sock.close()
 
 
 class TransportTest(unittest.TestCase):
@@ -114,6 +192,58 @@ class TransportTest(unittest.TestCase):
             self.assertEqual([m.get("type") for m in frames], ["error"], frames)
             self.assertEqual(frames[0].get("code"), "bad_json", frames)
             self.assertEqual(c.closed_exc.code, 1009, c.closed_exc)
+
+
+    @async_test(60)
+    async def test_frame_rules_over_a_raw_socket(self):
+        with h.Server() as srv:
+            # A fragmented hello with a ping between its fragments.
+            c = RawClient(srv)
+            hello = b'{"type":"hello","version":1,"role":"visitor","name":"Frag"}'
+            c.send_frame(0x1, hello[:10], fin=False)
+            c.send_frame(0x9, b"ping-data")
+            c.send_frame(0x0, hello[10:30], fin=False)
+            c.send_frame(0x0, hello[30:], fin=True)
+            op, payload = c.read_frame()
+            self.assertEqual((op, payload), (0xA, b"ping-data"))  # the pong, same payload
+            op, payload = c.read_frame()
+            self.assertEqual(op, 0x1)
+            self.assertIn(b'"welcome"', payload)
+            # The client closes with its own code: echoed, then the server
+            # ends the TCP connection.
+            c.send_frame(0x8, struct.pack("!H", 4321) + b"bye")
+            frames = c.read_until_eof()
+            self.assertEqual(frames, [(0x8, struct.pack("!H", 4321))])
+            c.close()
+
+            # Protocol violations: a close frame with 1002, then the end.
+            for label, send in (
+                    ("unmasked", lambda c: c.send_frame(0x1, b"{}", masked=False)),
+                    ("reserved opcode", lambda c: c.send_frame(0x3, b"x")),
+                    ("continuation first", lambda c: c.send_frame(0x0, b"x")),
+                    ("long ping", lambda c: c.send_frame(0x9, b"p" * 126)),
+                    ("bad close code", lambda c: c.send_frame(0x8, struct.pack("!H", 1005)))):
+                c = RawClient(srv)
+                send(c)
+                frames = c.read_until_eof()
+                self.assertEqual(frames, [(0x8, struct.pack("!H", 1002))], label)
+                c.close()
+            # The server still serves.
+            v, ag, conv = await h.pair(srv)
+            a = await h.say(v, conv, "after the violations")
+            await h.recv_message(ag, conv, seq=a["seq"])
+
+    @async_test(60)
+    async def test_a_client_that_answers_no_ping_is_closed_at_the_idle_timeout(self):
+        with h.Server(["--idle-timeout-ms", "800"]) as srv:
+            c = RawClient(srv)
+            t0 = time.monotonic()
+            frames = c.read_until_eof(timeout=10)
+            took = time.monotonic() - t0
+            self.assertEqual([op for op, _ in frames], [0x9], frames)  # one ping, no answer
+            self.assertGreaterEqual(took, 0.7)
+            self.assertLess(took, 3.0 * h.TIMEOUT_SCALE)
+            c.close()
 
 
 if __name__ == "__main__":
