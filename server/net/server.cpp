@@ -37,6 +37,13 @@ core::TimeMs now_ms() {
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+// For the transport's timeouts: a wall-clock step must not close (or keep)
+// every connection at once.
+core::TimeMs steady_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
 // Expected endings of a connection: not worth a log line.
 bool quiet(beast::error_code ec) {
     return ec == asio::error::operation_aborted || ec == websocket::error::closed ||
@@ -147,7 +154,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     void close(std::uint16_t code) {
         if (closing_) return;
         closing_ = true;
-        closing_since_ = now_ms();
+        closing_since_ = steady_ms();
         out_.append_close(code);
     }
 
@@ -173,7 +180,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         if (ec) return log_error(ec, "websocket accept");
         beast::error_code ignored;
         out_.socket().non_blocking(true, ignored);
-        heard_ = now_ms();
+        heard_ = steady_ms();
         id_ = impl_.session_started(shared_from_this());
         wait();
     }
@@ -200,7 +207,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
             log_error(ec, "websocket read");
             return end();
         }
-        heard_ = now_ms();
+        heard_ = steady_ms();
         pinged_ = false;
         go_on(reader_.feed(buffer.data(), n, [this](const WsEvent& e) { return on_event(e); }));
     }
@@ -227,7 +234,16 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
                 close(proto::close_code::unsupported_data);
                 return true;
             case WsEvent::Kind::ping:
-                if (!out_.close_queued()) out_.append(ws_opcode::pong, e.payload);
+                if (out_.close_queued()) return true;
+                // Pongs count against the send queue too: a peer that pings
+                // and never reads is a slow consumer like any other.
+                if (out_.pending_bytes() + text_frame_size(e.payload.size()) >
+                    impl_.settings.send_queue_bytes) {
+                    out_.discard_queued();
+                    close(proto::close_code::slow_consumer);
+                    return true;
+                }
+                out_.append(ws_opcode::pong, e.payload);
                 return true;
             case WsEvent::Kind::pong:
                 return true;
@@ -237,7 +253,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
                 // server then ends the TCP connection first (RFC 6455 7.1.1).
                 if (!closing_) {
                     closing_ = true;
-                    closing_since_ = now_ms();
+                    closing_since_ = steady_ms();
                 }
                 out_.append_close(e.code);
                 out_.close_after_written();
@@ -621,8 +637,9 @@ void Server::Impl::tick() {
             kb_checked = now;
             if (knowledge_signature(settings.kb_dir) != kb_signature) reload_knowledge();
         }
+        const auto steady = steady_ms();
         for (auto& [id, weak] : sessions) {
-            if (auto session = weak.lock()) session->sweep(now);
+            if (auto session = weak.lock()) session->sweep(steady);
         }
         engine->tick(now_ms());
         if (engine->dirty()) schedule_flush();

@@ -65,7 +65,11 @@ class WsReader {
                 start_ = 0;
             }
         }
-        if (done_) return Progress::ended;
+        if (done_) {
+            std::string().swap(partial_);  // nothing more is parsed
+            start_ = 0;
+            return Progress::ended;
+        }
         return stopped_ ? Progress::stopped : Progress::need_bytes;
     }
 

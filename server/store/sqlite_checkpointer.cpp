@@ -19,8 +19,8 @@ constexpr int kNice = 10;
 }  // namespace
 
 SqliteCheckpointer::SqliteCheckpointer(const std::string& path, std::uint32_t pages,
-                                       std::uint32_t restart_pages)
-    : pages_(pages), restart_pages_(restart_pages) {
+                                       std::uint32_t restart_pages, int writer_busy_ms)
+    : pages_(pages), restart_pages_(restart_pages), writer_busy_ms_(writer_busy_ms) {
     const int rc =
         sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
@@ -57,30 +57,56 @@ SqliteCheckpointer::~SqliteCheckpointer() {
     sqlite3_close(db_);
 }
 
-void SqliteCheckpointer::log_grew(sqlite3* writer, int pages) {
-    log_pages_.store(pages, std::memory_order_relaxed);
-    if (pages < 0) return;
-    if (static_cast<std::uint32_t>(pages) >= restart_pages_) {
-        // On the writer, between two of its transactions: the only moment a
-        // checkpoint can catch up with it. Not while a pass runs (it would
-        // wait for it); the next commit tries again.
-        std::unique_lock<std::mutex> pass(pass_, std::try_to_lock);
-        if (!pass.owns_lock()) return;
-        if (checkpoint(writer, SQLITE_CHECKPOINT_RESTART) > 0) {
-            restarts_.fetch_add(1, std::memory_order_relaxed);
-            copied_pages_.store(0, std::memory_order_relaxed);
+void SqliteCheckpointer::log_grew(sqlite3* writer, int pages) noexcept {
+    try {
+        log_pages_.store(pages, std::memory_order_relaxed);
+        if (pages < 0) return;
+        const auto now = static_cast<std::uint32_t>(pages);
+        if (now >= restart_pages_ && now >= next_restart_) restart(writer, now);
+        int copied = copied_pages_.load(std::memory_order_relaxed);
+        if (pages < copied) copied = 0;  // the log started over since
+        if (static_cast<std::uint32_t>(pages - copied) < pages_) return;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (wanted_) return;
+            wanted_ = true;
+        }
+        wake_.notify_one();
+    } catch (...) {
+        // Called from SQLite's C code: nothing may escape. The next commit
+        // asks again.
+    }
+}
+
+// On the writer, between two of its transactions: the only moment a
+// checkpoint can catch up with it. Never waits: not while the thread's pass
+// runs (the next commit tries again), and not for a reader that another
+// connection (a backup, the sqlite3 shell) keeps on an old snapshot: then it
+// is tried again once the log has grown by another `pages`, and the thread's
+// passes go on meanwhile.
+void SqliteCheckpointer::restart(sqlite3* writer, std::uint32_t pages) {
+    std::unique_lock<std::mutex> pass(pass_, std::try_to_lock);
+    if (!pass.owns_lock()) return;
+    sqlite3_busy_timeout(writer, 0);
+    const int copied = checkpoint(writer, SQLITE_CHECKPOINT_RESTART);
+    sqlite3_busy_timeout(writer, writer_busy_ms_);
+    if (copied > 0) {
+        restarts_.fetch_add(1, std::memory_order_relaxed);
+        copied_pages_.store(0, std::memory_order_relaxed);
+        next_restart_ = 0;
+        if (blocked_) {
+            blocked_ = false;
+            std::cerr << "switchboard: the SQLite log starts over again\n";
         }
         return;
     }
-    int copied = copied_pages_.load(std::memory_order_relaxed);
-    if (pages < copied) copied = 0;  // the log started over since
-    if (static_cast<std::uint32_t>(pages - copied) < pages_) return;
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (wanted_) return;
-        wanted_ = true;
+    next_restart_ = pages + pages_;
+    blocked_pass_.store(true, std::memory_order_relaxed);  // the thread copies meanwhile
+    if (!blocked_) {
+        blocked_ = true;
+        std::cerr << "switchboard: the SQLite log cannot start over while another connection "
+                     "reads the database; it grows until that reader ends\n";
     }
-    wake_.notify_one();
 }
 
 void SqliteCheckpointer::run() {
@@ -95,9 +121,12 @@ void SqliteCheckpointer::run() {
             wanted_ = false;
         }
         std::lock_guard<std::mutex> pass(pass_);
-        // A log due to start over is the writer's to checkpoint (log_grew).
+        // A log due to start over is the writer's to checkpoint (log_grew);
+        // after each restart a reader elsewhere refused, one pass copies
+        // meanwhile (and leaves the lock free for the writer's next try).
         if (static_cast<std::uint32_t>(log_pages_.load(std::memory_order_relaxed)) >=
-            restart_pages_) {
+                restart_pages_ &&
+            !blocked_pass_.exchange(false, std::memory_order_relaxed)) {
             continue;
         }
         const int copied = checkpoint(db_, SQLITE_CHECKPOINT_PASSIVE);

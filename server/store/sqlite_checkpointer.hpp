@@ -15,8 +15,11 @@
 // most) and syncs, and the next commit starts the log over. That pause comes
 // once per `restart_pages`, where SQLite's automatic checkpoint paused the
 // writer for a thousand pages and two fsyncs every thousand pages. The
-// thread runs at a lower priority than the event loop, which shares its
-// core in the benchmarks.
+// restart never waits for a lock: if another connection (a backup, the
+// sqlite3 shell) holds a read transaction on an old snapshot, it is tried
+// again after another `pages` and the thread's passes go on. The thread
+// runs at a lower priority than the event loop, which shares its core in
+// the benchmarks.
 #pragma once
 
 #include <atomic>
@@ -34,7 +37,10 @@ class SqliteCheckpointer {
   public:
     // Opens its own connection to `path` (a WAL database that exists).
     // Throws core::StoreError if it cannot.
-    SqliteCheckpointer(const std::string& path, std::uint32_t pages, std::uint32_t restart_pages);
+    // `writer_busy_ms`: the writer connection's busy timeout, restored after
+    // the restart checkpoints it runs without one.
+    SqliteCheckpointer(const std::string& path, std::uint32_t pages, std::uint32_t restart_pages,
+                       int writer_busy_ms);
     ~SqliteCheckpointer();  // stops the thread and closes its connection
 
     SqliteCheckpointer(const SqliteCheckpointer&) = delete;
@@ -42,7 +48,7 @@ class SqliteCheckpointer {
 
     // Called on the writer's thread after every commit with the log's size
     // (`writer`: the connection that committed).
-    void log_grew(sqlite3* writer, int pages);
+    void log_grew(sqlite3* writer, int pages) noexcept;
 
     // Checkpoints that copied the log, and those that made it start over.
     std::uint64_t passes() const { return passes_.load(); }
@@ -50,12 +56,17 @@ class SqliteCheckpointer {
 
   private:
     void run();
+    void restart(sqlite3* writer, std::uint32_t pages);
     // Returns the log's pages copied into the file (0 if it failed).
     int checkpoint(sqlite3* db, int mode);
 
     sqlite3* db_ = nullptr;
     const std::uint32_t pages_;
     const std::uint32_t restart_pages_;
+    const int writer_busy_ms_;
+    std::uint32_t next_restart_ = 0;         // writer's thread only: retry point after a BUSY
+    bool blocked_ = false;                   // writer's thread only: the last restart was refused
+    std::atomic<bool> blocked_pass_{false};  // the thread may make one pass meanwhile
     std::atomic<int> log_pages_{0};
     std::atomic<int> copied_pages_{0};  // the log's pages the last pass copied
     std::atomic<std::uint64_t> passes_{0};

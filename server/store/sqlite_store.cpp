@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <span>
@@ -347,11 +348,15 @@ class FileLock {
     FileLock() = default;
     void acquire(const std::string& path) {
         if (path.empty() || path == ":memory:") return;
-        const std::string lock_path = path + ".lock";
+        // One name per file, however the path is spelled (symlinks, "..").
+        std::error_code ec;
+        const auto real = std::filesystem::weakly_canonical(path, ec);
+        const std::string lock_path = (ec ? path : real.string()) + ".lock";
         fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd_ < 0) throw StoreError("sqlite: cannot open the lock file '" + lock_path + "'");
         if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
             ::close(fd_);
+            fd_ = -1;
             throw StoreError("sqlite: '" + path + "' is in use by another process (" + lock_path +
                              " is locked)");
         }
@@ -618,7 +623,7 @@ struct SqliteStore::Impl {
         if (path.empty() || path == ":memory:" || options.checkpoint_pages == 0) return;
         checkpointer = std::make_unique<SqliteCheckpointer>(
             path, options.checkpoint_pages,
-            std::max(options.restart_pages, options.checkpoint_pages));
+            std::max(options.restart_pages, options.checkpoint_pages), kBusyTimeoutMs);
         sqlite3_wal_hook(
             db.get(),
             [](void* c, sqlite3* writer, const char*, int pages) {

@@ -246,5 +246,38 @@ class TransportTest(unittest.TestCase):
             c.close()
 
 
+    @async_test(90)
+    async def test_a_peer_that_pings_and_never_reads_is_a_slow_consumer(self):
+        # Pongs count against --send-queue-bytes like any frame: a client that
+        # floods pings without reading is closed with 4008, not buffered for.
+        with h.Server(["--send-queue-bytes", "65536"]) as srv:
+            c = RawClient(srv)
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            ping = b"p" * 125
+            frame = bytearray()
+            for _ in range(100000):  # ~13 MB of pings
+                key = os.urandom(4)
+                frame += struct.pack("!BB", 0x89, 0x80 | len(ping)) + key
+                frame += bytes(b ^ key[i % 4] for i, b in enumerate(ping))
+                if len(frame) > 1 << 20:
+                    await asyncio.get_running_loop().run_in_executor(None, c.sock.sendall,
+                                                                      bytes(frame))
+                    frame = bytearray()
+            # Everything the server sent, until it closed: pongs, then 4008.
+            c.sock.settimeout(20 * h.TIMEOUT_SCALE)
+            got = bytearray(c.buf)
+            while True:
+                chunk = c.sock.recv(1 << 16)
+                if not chunk:
+                    break
+                got += chunk
+            self.assertTrue(got.endswith(b"\x88\x02" + struct.pack("!H", 4008)), got[-16:])
+            self.assertLess(len(got), 100000 * 127)  # not every ping was answered
+            c.close()
+            # The server is fine.
+            v, ag, conv = await h.pair(srv)
+            await h.say(v, conv, "still serving")
+
+
 if __name__ == "__main__":
     h.run_tests(__file__)
