@@ -138,14 +138,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     // Queued behind what this turn already queued for the socket; all of it
     // leaves in one write (GatherSocket).
     void send(const core::Frame& frame) {
-        if (closing_) return;
-        if (out_.pending_bytes() + text_frame_size(frame->size()) >
-            impl_.settings.send_queue_bytes) {
-            // A reader this far behind is closed, not buffered for: memory stays bounded.
-            out_.discard_queued();
-            close(proto::close_code::slow_consumer);
-            return;
-        }
+        if (closing_ || !room_for(frame->size())) return;
         out_.append_text(*frame);
     }
 
@@ -176,6 +169,22 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     }
 
   private:
+    // Whether a frame with this payload fits in the send queue. A reader this
+    // far behind is closed with 4008, not buffered for: memory stays bounded.
+    // Pongs count too: a peer that pings and never reads is no different.
+    bool room_for(std::size_t payload) {
+        if (out_.pending_bytes() + frame_size(payload) <= impl_.settings.send_queue_bytes) {
+            return true;
+        }
+        out_.discard_queued();
+        close(proto::close_code::slow_consumer);
+        return false;
+    }
+
+    WsReader::Progress feed(char* data, std::size_t n) {
+        return reader_.feed(data, n, [this](const WsEvent& e) { return on_event(e); });
+    }
+
     void on_accept(beast::error_code ec) {
         if (ec) return log_error(ec, "websocket accept");
         beast::error_code ignored;
@@ -209,7 +218,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         }
         heard_ = steady_ms();
         pinged_ = false;
-        go_on(reader_.feed(buffer.data(), n, [this](const WsEvent& e) { return on_event(e); }));
+        go_on(feed(buffer.data(), n));
     }
 
     void go_on(WsReader::Progress progress) {
@@ -217,9 +226,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         // After the close handshake bytes are read and dropped until the peer
         // closes its side (or the timeout does): ended also waits.
         asio::post(out_.socket().get_executor(), [self = shared_from_this()] {
-            if (self->ended_) return;
-            self->go_on(self->reader_.feed(nullptr, 0,
-                                           [&](const WsEvent& e) { return self->on_event(e); }));
+            if (!self->ended_) self->go_on(self->feed(nullptr, 0));
         });
     }
 
@@ -234,28 +241,18 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
                 close(proto::close_code::unsupported_data);
                 return true;
             case WsEvent::Kind::ping:
-                if (out_.close_queued()) return true;
-                // Pongs count against the send queue too: a peer that pings
-                // and never reads is a slow consumer like any other.
-                if (out_.pending_bytes() + text_frame_size(e.payload.size()) >
-                    impl_.settings.send_queue_bytes) {
-                    out_.discard_queued();
-                    close(proto::close_code::slow_consumer);
-                    return true;
+                if (!out_.close_queued() && room_for(e.payload.size())) {
+                    out_.append(ws_opcode::pong, e.payload);
                 }
-                out_.append(ws_opcode::pong, e.payload);
                 return true;
             case WsEvent::Kind::pong:
                 return true;
             case WsEvent::Kind::close:
             case WsEvent::Kind::fail:
-                // Answered with the same code (an empty close for none); the
-                // server then ends the TCP connection first (RFC 6455 7.1.1).
-                if (!closing_) {
-                    closing_ = true;
-                    closing_since_ = steady_ms();
-                }
-                out_.append_close(e.code);
+                // Answered with the same code (an empty close for none),
+                // unless the server's own close went first; the server then
+                // ends the TCP connection (RFC 6455 7.1.1).
+                close(e.code);
                 out_.close_after_written();
                 return true;
         }

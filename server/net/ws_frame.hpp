@@ -39,10 +39,6 @@ inline void append_frame(std::string& out, std::uint8_t opcode, std::string_view
     out.append(payload);
 }
 
-inline void append_text_frame(std::string& out, std::string_view payload) {
-    append_frame(out, ws_opcode::text, payload);
-}
-
 // A close frame with a status code (network order) and no reason; code 0
 // sends an empty close frame (the peer's close carried no code).
 inline void append_close_frame(std::string& out, std::uint16_t code) {
@@ -52,7 +48,7 @@ inline void append_close_frame(std::string& out, std::uint16_t code) {
 }
 
 // The size append_frame adds for a payload of `n` bytes.
-constexpr std::size_t text_frame_size(std::size_t n) {
+constexpr std::size_t frame_size(std::size_t n) {
     return n + (n < 126 ? 2 : n <= 0xFFFF ? 4 : 10);
 }
 

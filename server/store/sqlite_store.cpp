@@ -340,6 +340,11 @@ void create_schema(sqlite3* db) {
     }
 }
 
+// A database file, not ":memory:" (tests): locked, in WAL mode, checkpointed.
+bool on_disk(const std::string& path) {
+    return !path.empty() && path != ":memory:";
+}
+
 // One process owns a database file: an flock on "<path>.lock", held while
 // the store is open. (Not SQLite's locking_mode=EXCLUSIVE, which would also
 // shut out the store's own checkpoint connection.)
@@ -347,7 +352,7 @@ class FileLock {
   public:
     FileLock() = default;
     void acquire(const std::string& path) {
-        if (path.empty() || path == ":memory:") return;
+        if (!on_disk(path)) return;
         // One name per file, however the path is spelled (symlinks, "..").
         std::error_code ec;
         const auto real = std::filesystem::weakly_canonical(path, ec);
@@ -386,7 +391,7 @@ Db open_database(const std::string& path, const SqliteOptions& options, FileLock
 
     lock.acquire(path);
     sqlite3_busy_timeout(raw, kBusyTimeoutMs);
-    if (path != ":memory:" && !path.empty()) {
+    if (on_disk(path)) {
         // WAL is a property of the file and persists; a file system that cannot
         // do WAL (no shared memory) leaves the old mode in place.
         const std::string mode = query_text(raw, "PRAGMA journal_mode=WAL");
@@ -620,7 +625,7 @@ void run_quietly(Statement& s) noexcept {
 struct SqliteStore::Impl {
     Impl(const std::string& path, const SqliteOptions& options)
         : db(open_database(path, options, lock)) {
-        if (path.empty() || path == ":memory:" || options.checkpoint_pages == 0) return;
+        if (!on_disk(path) || options.checkpoint_pages == 0) return;
         checkpointer = std::make_unique<SqliteCheckpointer>(
             path, options.checkpoint_pages,
             std::max(options.restart_pages, options.checkpoint_pages), kBusyTimeoutMs);

@@ -6,8 +6,9 @@
 
 #include "net/ws_frame.hpp"
 
-using sb::net::append_text_frame;
-using sb::net::text_frame_size;
+using sb::net::append_frame;
+using sb::net::frame_size;
+namespace ws_opcode = sb::net::ws_opcode;
 
 namespace {
 
@@ -46,7 +47,7 @@ TEST_CASE("a text frame uses the shortest length form, unmasked, final") {
         std::string payload(n, 'a');
         if (n) payload.back() = 'z';
         std::string out = "before";
-        append_text_frame(out, payload);
+        append_frame(out, ws_opcode::text, payload);
         const std::string frame = out.substr(6);
         REQUIRE(out.substr(0, 6) == "before");  // appended, not overwritten
         const Header h = parse(frame);
@@ -54,15 +55,15 @@ TEST_CASE("a text frame uses the shortest length form, unmasked, final") {
         CHECK_FALSE(h.masked);
         CHECK(h.length == n);
         CHECK(h.size == (n < 126 ? 2u : n <= 65535 ? 4u : 10u));
-        CHECK(frame.size() == text_frame_size(n));
+        CHECK(frame.size() == frame_size(n));
         CHECK(frame.substr(h.size) == payload);
     }
 }
 
 TEST_CASE("frames appended one after another stay separable") {
     std::string out;
-    append_text_frame(out, "{\"type\":\"ack\"}");
-    append_text_frame(out, std::string(300, 'm'));
+    append_frame(out, ws_opcode::text, "{\"type\":\"ack\"}");
+    append_frame(out, ws_opcode::text, std::string(300, 'm'));
     const Header first = parse(out);
     REQUIRE(first.length == 14);
     const std::string rest = out.substr(first.size + first.length);
